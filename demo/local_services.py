@@ -1,0 +1,117 @@
+"""Run the four services as local processes against the stack of infra/stack.sh."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+LOG_DIR = Path(os.environ.get("TWINWEAR_STACK_DIR", ROOT / ".stack")) / "logs"
+
+
+@dataclass(frozen=True)
+class LocalService:
+    name: str
+    ops_port: int
+
+
+SERVICES = (
+    LocalService("ingestion", 9101),
+    LocalService("twin_builder", 9102),
+    LocalService("render", 9103),
+    LocalService("publisher", 9104),
+)
+INGESTION_HTTP = "http://127.0.0.1:8080"
+INGESTION_GRPC = "127.0.0.1:50051"
+
+
+class ServiceFailed(RuntimeError):
+    pass
+
+
+def _ready(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/readyz", timeout=1) as response:
+            return response.status == 200
+    except (urllib.error.URLError, OSError):
+        return False
+
+
+def _log_tail(path: Path, lines: int = 30) -> str:
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:]) if path.exists() else "(no log)"
+
+
+class RunningServices:
+    def __init__(self, processes: dict[str, subprocess.Popen[bytes]]) -> None:
+        self.processes = processes
+
+    def stop(self, name: str, timeout: float = 30.0) -> int:
+        """SIGTERM one service (as Kubernetes does) and wait for it; return its exit code."""
+        process = self.processes[name]
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        return process.returncode
+
+    def stop_all(self) -> None:
+        for name in reversed(list(self.processes)):
+            self.stop(name)
+
+
+def start_services(
+    services: tuple[LocalService, ...] = SERVICES, env: Mapping[str, str] | None = None, timeout: float = 90.0
+) -> RunningServices:
+    """Start the services, logging to .stack/logs/<name>.log, and wait until each is ready."""
+    LOG_DIR.mkdir(parents=True, exist_ok=True)
+    busy = [s.name for s in services if _ready(s.ops_port)]
+    if busy:
+        raise ServiceFailed(f"already running on their ops ports: {', '.join(busy)} (stop them first)")
+    processes: dict[str, subprocess.Popen[bytes]] = {}
+    for service in services:
+        log = (LOG_DIR / f"{service.name}.log").open("ab")
+        processes[service.name] = subprocess.Popen(
+            [sys.executable, "-m", f"services.{service.name}"],
+            cwd=ROOT,
+            env={**os.environ, **(env or {})},
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    running = RunningServices(processes)
+    deadline = time.monotonic() + timeout
+    waiting = list(services)
+    while waiting:
+        for service in list(waiting):
+            code = processes[service.name].poll()
+            if code is not None:
+                running.stop_all()
+                log_path = LOG_DIR / f"{service.name}.log"
+                raise ServiceFailed(f"{service.name} exited with {code}:\n{_log_tail(log_path)}")
+            if _ready(service.ops_port):
+                waiting.remove(service)
+        if waiting and time.monotonic() > deadline:
+            running.stop_all()
+            raise ServiceFailed(f"not ready after {timeout:.0f}s: {', '.join(s.name for s in waiting)}")
+        time.sleep(0.2)
+    return running
+
+
+@contextmanager
+def services_running(**kwargs: object) -> Iterator[RunningServices]:
+    running = start_services(**kwargs)  # type: ignore[arg-type]
+    try:
+        yield running
+    finally:
+        running.stop_all()

@@ -1,0 +1,1 @@
+"""Ingestion: accepts products from PIM systems (JSON over HTTP, gRPC) and emits ProductUpserted."""

@@ -1,0 +1,42 @@
+"""Run the ingestion service: ``python -m services.ingestion``."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import threading
+
+from services.ingestion.accept import SERVICE, accept_product
+from services.ingestion.grpc_api import start_grpc_api
+from services.ingestion.http_api import start_http_api
+from twinwear_runtime.config import RuntimeConfig, env
+from twinwear_runtime.service import Service
+from twinwear_runtime.storage import FLAT_LAYS_BUCKET
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class IngestionConfig(RuntimeConfig):
+    ops_port: int = env("TWINWEAR_OPS_PORT", 9101)
+    http_port: int = env("TWINWEAR_HTTP_PORT", 8080)
+    grpc_port: int = env("TWINWEAR_GRPC_PORT", 50051)
+
+
+def main() -> None:
+    service, config = Service.start(SERVICE, IngestionConfig, buckets=[FLAT_LAYS_BUCKET])
+    accept = functools.partial(accept_product, store=service.store, sink=service.producer)
+    http = start_http_api(config.http_port, accept)
+    grpc_server = start_grpc_api(config.grpc_port, accept)
+    stopped = threading.Event()
+    service.on_stop_signal(stopped.set)
+    service.health.set_ready()
+    service.log.info("accepting products", http_port=config.http_port, grpc_port=config.grpc_port)
+    while not stopped.wait(5.0):
+        service.health.beat()
+    service.health.set_ready(False)
+    http.shutdown()  # waits for in-flight requests, whose events are then already durable
+    grpc_server.stop(grace=10).wait()
+    service.close()
+
+
+if __name__ == "__main__":
+    main()

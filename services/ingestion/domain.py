@@ -1,0 +1,112 @@
+"""What a valid product submission is. Pure: no I/O, so it is tested without servers."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import re
+from dataclasses import dataclass
+
+from PIL import Image, UnidentifiedImageError
+
+MAX_IMAGE_BYTES = 20 * 1024 * 1024
+MAX_IMAGE_SIDE = 4096
+_SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+_HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
+_IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg"}
+
+
+class InvalidProduct(ValueError):
+    """A product submission with a bad field. ``field`` names it for the 400 / INVALID_ARGUMENT."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(f"{field}: {message}")
+        self.field = field
+        self.message = message
+
+
+@dataclass(frozen=True)
+class ProductSubmission:
+    sku: str
+    title: str
+    category: str
+    colour: tuple[int, int, int]
+    flat_lay: bytes
+    flat_lay_content_type: str
+    source: str
+
+    @property
+    def revision(self) -> str:
+        """Content hash: the same product content always has the same revision."""
+        digest = hashlib.sha256()
+        for part in (self.sku, self.title, self.category, "{:02x}{:02x}{:02x}".format(*self.colour)):
+            digest.update(part.encode() + b"\x1f")
+        digest.update(hashlib.sha256(self.flat_lay).digest())
+        return digest.hexdigest()[:20]
+
+    @property
+    def flat_lay_key(self) -> str:
+        extension = "png" if self.flat_lay_content_type == "image/png" else "jpg"
+        return f"{self.sku}/{self.revision}.{extension}"
+
+
+def _text(field: str, value: object, max_length: int, required: bool = True) -> str:
+    if value is None and not required:
+        return ""
+    if not isinstance(value, str):
+        raise InvalidProduct(field, "must be a string")
+    value = value.strip()
+    if required and not value:
+        raise InvalidProduct(field, "is required")
+    if len(value) > max_length:
+        raise InvalidProduct(field, f"must be at most {max_length} characters")
+    return value
+
+
+def parse_colour(value: object, field: str = "colour") -> tuple[int, int, int]:
+    if not isinstance(value, str) or not _HEX_COLOUR.match(value):
+        raise InvalidProduct(field, "must be a hex colour such as #1f6feb")
+    return int(value[1:3], 16), int(value[3:5], 16), int(value[5:7], 16)
+
+
+def check_flat_lay(data: bytes, field: str = "flat_lay") -> str:
+    """Check the bytes are a PNG or JPEG of sane size; return its content type."""
+    if not data:
+        raise InvalidProduct(field, "is required")
+    if len(data) > MAX_IMAGE_BYTES:
+        raise InvalidProduct(field, f"is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            image_format, size = image.format, image.size
+            image.verify()
+    except (UnidentifiedImageError, OSError, SyntaxError):
+        raise InvalidProduct(field, "is not a readable PNG or JPEG image") from None
+    if image_format not in _IMAGE_TYPES:
+        raise InvalidProduct(field, f"must be PNG or JPEG, got {image_format}")
+    if max(size) > MAX_IMAGE_SIDE or min(size) < 16:
+        raise InvalidProduct(field, f"must be between 16 and {MAX_IMAGE_SIDE} pixels a side, got {size[0]}x{size[1]}")
+    return _IMAGE_TYPES[image_format]
+
+
+def make_submission(
+    *, sku: object, title: object, category: object, colour: tuple[int, int, int], flat_lay: bytes, source: object
+) -> ProductSubmission:
+    """Validate fields (in the order a person reads the form) and build the submission."""
+    sku = _text("sku", sku, 64)
+    if not _SKU.match(sku):
+        raise InvalidProduct("sku", "may hold only letters, digits, '.', '_' and '-', starting with a letter or digit")
+    return ProductSubmission(
+        sku=sku,
+        title=_text("title", title, 200),
+        category=_text("category", category, 64, required=False),
+        colour=colour,
+        flat_lay_content_type=check_flat_lay(flat_lay),
+        flat_lay=flat_lay,
+        source=_text("source", source, 64, required=False) or "unknown",
+    )
+
+
+def colour_from_rgb(r: int, g: int, b: int, field: str = "colour") -> tuple[int, int, int]:
+    if not all(0 <= c <= 255 for c in (r, g, b)):
+        raise InvalidProduct(field, "channels must be between 0 and 255")
+    return r, g, b

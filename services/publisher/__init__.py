@@ -1,0 +1,1 @@
+"""Publisher: moves finished renders into the published asset store and the asset feed."""

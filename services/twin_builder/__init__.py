@@ -1,0 +1,1 @@
+"""Twin builder: the roster of consented digital twins, and planning renders of products on them."""
