@@ -20,13 +20,17 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   echo "$want" > "$stamp"
 fi
 
+# buf lints protos/ (tests/unit/test_protos.py); the npm package ships its static binary.
+BUF_VERSION=1.75.0
+BUF_DIR=${TWINWEAR_STACK_DIR:-$ROOT/.stack}/cache/buf-$BUF_VERSION
+if [ ! -x "$BUF_DIR/node_modules/.bin/buf" ]; then
+  echo "bootstrap: installing buf $BUF_VERSION (npm)"
+  npm install --prefix "$BUF_DIR" --no-audit --no-fund --silent "@bufbuild/buf@$BUF_VERSION" >/dev/null
+fi
+
 # Generated code lives only in gen/, made from protos/ here; no service keeps a copy.
 echo "bootstrap: generating protobuf code into gen/"
-rm -rf gen && mkdir -p gen
-protos=$(cd protos && find twinwear -name '*.proto' | sort)
-# shellcheck disable=SC2086
-.venv/bin/python -m grpc_tools.protoc -Iprotos --python_out=gen --pyi_out=gen --grpc_python_out=gen $protos
-find gen -type d -exec touch {}/__init__.py \;
+infra/gen-protos.sh .venv/bin/python "$ROOT"
 
 # Make the repo root (services/, twinwear_runtime/) and gen/ importable from the venv.
 site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
