@@ -15,7 +15,7 @@ from tqdm import tqdm
 
 from demo.catalogue import load_catalogue
 from demo.contact_sheet import SheetEntry, write_contact_sheet
-from demo.feed import FeedReader
+from demo.feed import TopicReader
 from demo.ingest_client import post_product
 from demo.local_services import ROOT, services_running
 from services.twin_builder.roster import CATALOGUE_IMAGERY, DEFAULT_ROSTER
@@ -37,19 +37,21 @@ def main() -> int:
     expected = len(products) * consenting_twins()
     started = time.monotonic()
     with services_running():
-        feed = FeedReader()
+        # From the beginning: assets of a product revision published by an earlier run count too
+        # (they are not rendered again: the same product content is the same event).
+        feed = TopicReader(from_beginning=True)
         print(f"twinwear demo: {len(products)} products x {consenting_twins()} consented twins")
-        titles = {}
+        titles, revisions = {}, {}
         for product in products:
             response = post_product(product.request_body())
             if response.status != 202:
                 print(f"ingestion refused {product.sku}: {response.status} {response.body}", file=sys.stderr)
                 return 1
-            titles[product.sku] = product.title
+            titles[product.sku], revisions[product.sku] = product.title, response.body["revision"]
         assets = {}
         with tqdm(total=expected, desc="published", unit="asset") as progress:
-            for _, asset in feed.read(timeout=args.timeout):
-                if asset.sku in titles and (asset.sku, asset.twin_id) not in assets:
+            for asset in feed.assets(timeout=args.timeout):
+                if revisions.get(asset.sku) == asset.revision and (asset.sku, asset.twin_id) not in assets:
                     assets[(asset.sku, asset.twin_id)] = asset
                     progress.update(1)
                 if len(assets) == expected:

@@ -95,13 +95,15 @@ def wrap(
     return envelope
 
 
-def wrap_caused_by(cause: Incoming, outgoing: Outgoing, producer: str) -> envelope_pb2.EventEnvelope:
-    """Envelope for an event produced while handling ``cause``: same trace, id derived from it."""
+def wrap_caused_by(cause: Incoming, outgoing: Outgoing, position: int, producer: str) -> envelope_pb2.EventEnvelope:
+    """Envelope for the event at ``position`` among those produced while handling ``cause``: same
+    trace, and an id derived from the cause and the position, so handling ``cause`` again (handlers
+    are deterministic) produces the same ids."""
     return wrap(
         outgoing.payload,
         producer=producer,
         key=outgoing.key,
-        event_id=derive_id(cause.event_id, event_type_of(outgoing.payload), outgoing.key),
+        event_id=derive_id(cause.event_id, str(position), event_type_of(outgoing.payload), outgoing.key),
         correlation_id=cause.envelope.correlation_id,
         causation_id=cause.event_id,
     )

@@ -170,7 +170,9 @@ class MessageProcessor:
                     return True
                 with metrics.HANDLER_SECONDS.labels(self._service, event_type).time():
                     outgoing = handler(incoming)
-                    self._sink.publish([(o.topic, wrap_caused_by(incoming, o, self._service)) for o in outgoing])
+                    self._sink.publish(
+                        [(o.topic, wrap_caused_by(incoming, o, i, self._service)) for i, o in enumerate(outgoing)]
+                    )
                     self._idempotency.mark(incoming.event_id)
                 log.info("event handled", produced=len(outgoing))
                 return True

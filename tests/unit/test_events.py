@@ -29,8 +29,9 @@ def test_caused_events_keep_the_trace_and_get_stable_ids():
     cause_envelope = wrap(product(), producer="ingestion", key="TW-1", event_id="e1", correlation_id="trace-1")
     cause = Incoming(cause_envelope, product())
     out = Outgoing("topic", "TW-1", events_pb2.RenderRequested(render_id="r"))
-    first, second = wrap_caused_by(cause, out, "twin_builder"), wrap_caused_by(cause, out, "twin_builder")
-    assert first.event_id == second.event_id != "e1"
+    first, again = wrap_caused_by(cause, out, 0, "twin_builder"), wrap_caused_by(cause, out, 0, "twin_builder")
+    assert first.event_id == again.event_id != "e1"
+    assert wrap_caused_by(cause, out, 1, "twin_builder").event_id != first.event_id
     assert first.correlation_id == "trace-1"
     assert first.causation_id == "e1"
     assert first.producer == "twin_builder"

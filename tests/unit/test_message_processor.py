@@ -75,6 +75,15 @@ def test_handled_event_is_produced_and_marked():
     assert seen.ids == {"e1"}
 
 
+def test_events_produced_together_have_distinct_ids():
+    def plan_three(event):
+        return [Outgoing("t", "TW-1", events_pb2.RenderRequested(render_id=f"r{i}")) for i in range(3)]
+
+    processor, sink, _ = make(plan_three)
+    assert processor.process(product_record())
+    assert len({envelope.event_id for _, envelope in sink.published}) == 3
+
+
 def test_same_event_twice_has_one_effect():
     calls = []
     processor, sink, _ = make(lambda event: calls.append(event) or plan_one(event))

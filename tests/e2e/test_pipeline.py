@@ -1,0 +1,163 @@
+"""End to end: products into ingestion, published assets out of the feed, through all four
+services on the real Kafka, MinIO and Triton."""
+
+from __future__ import annotations
+
+import io
+import itertools
+import json
+import re
+import time
+import urllib.parse
+import urllib.request
+import uuid
+from collections.abc import Iterator
+
+import grpc
+import pytest
+from kafka import KafkaProducer
+from PIL import Image
+
+from demo.catalogue import SampleProduct
+from demo.feed import TopicReader
+from demo.ingest_client import post_product
+from demo.local_services import INGESTION_GRPC, RunningServices, services_running
+from services.twin_builder.roster import DEFAULT_ROSTER
+from twinwear.v1 import events_pb2, ingestion_pb2, ingestion_pb2_grpc
+from twinwear_runtime.storage import PUBLISHED_BUCKET
+from twinwear_runtime.topics import DEAD_LETTER, PRODUCTS
+
+pytestmark = pytest.mark.e2e
+TWINS = {t.twin_id for t in DEFAULT_ROSTER}
+
+
+@pytest.fixture(scope="module")
+def services(stack) -> Iterator[RunningServices]:
+    with services_running() as running:
+        yield running
+
+
+@pytest.fixture
+def feed(services) -> Iterator[TopicReader]:
+    tail = TopicReader()
+    yield tail
+    tail.close()
+
+
+def sample(pattern: str = "stripes") -> SampleProduct:
+    sku = f"E2E-{uuid.uuid4().hex[:10]}"
+    return SampleProduct(sku, "End-to-end tee", "tops", "#2a9d8f", "tee", pattern)
+
+
+def collect(feed: TopicReader, sku: str, want: int, timeout: float = 120) -> list[events_pb2.AssetPublished]:
+    """Assets of ``sku`` until ``want`` have arrived or ``timeout`` passes."""
+    matching = (a for a in feed.assets(timeout) if a.sku == sku)
+    return list(itertools.islice(matching, want))
+
+
+def metric_value(port: int, name: str) -> float:
+    """Sum of a metric's samples on a service's /metrics endpoint."""
+    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as response:
+        text = response.read().decode()
+    return sum(float(m.group(1)) for m in re.finditer(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.MULTILINE))
+
+
+def test_a_product_becomes_published_assets_on_every_twin(feed, store):
+    product = sample()
+    response = post_product(product.request_body())
+    assert response.status == 202, response.body
+    assert response.body["created"] is True
+
+    assets = collect(feed, product.sku, len(TWINS))
+    assert {a.twin_id for a in assets} == TWINS
+    for asset in assets:
+        assert asset.ai_generated and asset.revision == response.body["revision"]
+        assert asset.image.bucket == PUBLISHED_BUCKET
+        assert store.metadata(asset.image.bucket, asset.image.key)["ai-generated"] == "true"
+        image = Image.open(io.BytesIO(store.get(asset.image)))
+        assert (image.format, image.size) == ("PNG", (384, 512))
+
+
+def test_the_same_product_twice_gives_one_asset_per_twin(feed, services):
+    product = sample("dots")
+    products = TopicReader(PRODUCTS.name)
+    first, second = post_product(product.request_body()), post_product(product.request_body())
+    assert (first.status, second.status) == (202, 202)
+    assert first.body["event_id"] == second.body["event_id"]
+    assert second.body["created"] is False
+
+    # Redeliver the ProductUpserted itself, as Kafka may after a consumer crash.
+    original = next(r for r in products.records(timeout=30) if r.key == product.sku.encode())
+    products.close()
+    producer = KafkaProducer(bootstrap_servers="127.0.0.1:9092", acks="all")
+    producer.send(PRODUCTS.name, key=original.key, value=original.value, headers=original.headers).get(30)
+    producer.close()
+
+    assets = collect(feed, product.sku, len(TWINS) + 1, timeout=30)
+    assert sorted(a.twin_id for a in assets) == sorted(TWINS)
+    assert metric_value(9102, "twinwear_events_duplicate_total") >= 2
+
+
+def test_a_malformed_message_lands_in_the_dead_letter_topic_with_its_reason(services):
+    dead_letters = TopicReader(DEAD_LETTER.name)
+    producer = KafkaProducer(bootstrap_servers="127.0.0.1:9092", acks="all")
+    garbage = f"not an envelope {uuid.uuid4()}".encode()
+    producer.send(PRODUCTS.name, key=b"E2E-bad", value=garbage).get(30)
+    producer.close()
+    record = next((r for r in dead_letters.records(timeout=60) if r.value == garbage), None)
+    dead_letters.close()
+    assert record is not None, "the malformed message never reached the dead-letter topic"
+    headers = dict(record.headers)
+    assert headers["dlq.original_topic"] == PRODUCTS.name.encode()
+    assert headers["dlq.service"] == b"twin_builder"
+    assert headers["dlq.reason"].startswith(b"not a protobuf EventEnvelope")
+    assert int(headers["dlq.original_offset"]) >= 0
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [({"colour": "teal"}, "colour"), ({"sku": ""}, "sku"), ({"flat_lay": {}}, "flat_lay.data_base64")],
+)
+def test_a_bad_product_request_gets_400_naming_the_field(services, change, field):
+    response = post_product({**sample().request_body(), **change})
+    assert response.status == 400
+    assert response.body["field"] == field
+    assert field in response.body["message"]
+
+
+def test_grpc_ingestion_accepts_and_rejects(services, feed):
+    product = sample("checks")
+    with grpc.insecure_channel(INGESTION_GRPC) as channel:
+        stub = ingestion_pb2_grpc.IngestionServiceStub(channel)
+        request = ingestion_pb2.UpsertProductRequest(
+            sku=product.sku,
+            title=product.title,
+            colour=events_pb2.Rgb(r=42, g=157, b=143),
+            flat_lay_image=product.flat_lay_png(),
+            source="grpc-test",
+        )
+        accepted = stub.UpsertProduct(request, timeout=30)
+        assert accepted.sku == product.sku and accepted.created
+        request.colour.r = 300
+        with pytest.raises(grpc.RpcError) as rejected:
+            stub.UpsertProduct(request, timeout=30)
+    assert rejected.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert rejected.value.details().startswith("colour:")
+    assert {a.twin_id for a in collect(feed, product.sku, len(TWINS))} == TWINS
+
+
+def test_services_export_metrics_that_prometheus_scrapes(services):
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        query = urllib.parse.quote("sum by (service) (twinwear_events_consumed_total)")
+        with urllib.request.urlopen(f"http://127.0.0.1:9090/api/v1/query?query={query}", timeout=5) as response:
+            result = json.loads(response.read())["data"]["result"]
+        if {"twin_builder", "render", "publisher"} <= {r["metric"].get("service") for r in result}:
+            return
+        time.sleep(2)
+    pytest.fail(f"Prometheus has no twinwear_events_consumed_total for every consumer: {result}")
+
+
+def test_sigterm_stops_a_service_cleanly(services):
+    # Runs last in this module: the publisher stays stopped afterwards.
+    assert services.stop("publisher") == 0
