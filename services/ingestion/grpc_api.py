@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from concurrent import futures
 
@@ -36,7 +37,7 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
             accepted = self._accept(submission)
         except Exception:  # noqa: BLE001 - storage or Kafka down: the caller should retry
             context.abort(grpc.StatusCode.UNAVAILABLE, "product not accepted, try again later")
-        return ingestion_pb2.UpsertProductResponse(**accepted.__dict__)
+        return ingestion_pb2.UpsertProductResponse(**dataclasses.asdict(accepted))
 
 
 def start_grpc_api(port: int, accept: Callable[[ProductSubmission], Accepted], host: str = "0.0.0.0") -> grpc.Server:

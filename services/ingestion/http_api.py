@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import threading
 from collections.abc import Callable
@@ -56,7 +57,11 @@ def start_http_api(
             if self.path.rstrip("/") != "/v1/products":
                 self._json(HTTPStatus.NOT_FOUND, {"error": "not_found", "message": f"no route for POST {self.path}"})
                 return
-            length = int(self.headers.get("Content-Length") or 0)
+            length_header = self.headers.get("Content-Length") or "0"
+            if not length_header.isdigit():
+                self._json(HTTPStatus.BAD_REQUEST, {"error": "invalid_field", "field": "Content-Length"})
+                return
+            length = int(length_header)
             if length > MAX_BODY_BYTES:
                 self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "too_large", "field": "body"})
                 return
@@ -72,7 +77,7 @@ def start_http_api(
                 log.exception("product not accepted")
                 self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "unavailable", "message": "try again later"})
                 return
-            self._json(HTTPStatus.ACCEPTED, accepted.__dict__)
+            self._json(HTTPStatus.ACCEPTED, dataclasses.asdict(accepted))
 
         def _json(self, status: HTTPStatus, document: dict[str, object]) -> None:
             body = json.dumps(document).encode()
