@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import TextIO
 
 import structlog
 
 
-def configure_logging(service: str, level: str = "info") -> structlog.stdlib.BoundLogger:
+def configure_logging(service: str, level: str = "info", stream: TextIO = sys.stdout) -> structlog.stdlib.BoundLogger:
     numeric = logging.getLevelName(level.upper())
     if not isinstance(numeric, int):
         raise ValueError(f"TWINWEAR_LOG_LEVEL must be a level name such as info, got {level!r}")
@@ -25,7 +26,7 @@ def configure_logging(service: str, level: str = "info") -> structlog.stdlib.Bou
             structlog.processors.JSONRenderer(),
         ],
         wrapper_class=structlog.make_filtering_bound_logger(numeric),
-        logger_factory=structlog.PrintLoggerFactory(sys.stdout),
+        logger_factory=structlog.PrintLoggerFactory(stream),
         cache_logger_on_first_use=True,
     )
     structlog.contextvars.bind_contextvars(service=service)

@@ -93,7 +93,7 @@ def test_the_same_product_twice_gives_one_asset_per_twin(feed, services):
     producer.send(PRODUCTS.name, key=original.key, value=original.value, headers=original.headers).get(30)
     producer.close()
 
-    assets = collect(feed, product.sku, len(TWINS) + 1, timeout=30)
+    assets = collect(feed, product.sku, len(TWINS) + 1, timeout=15)  # waits out a 4th
     assert sorted(a.twin_id for a in assets) == sorted(TWINS)
     assert metric_value(9102, "twinwear_events_duplicate_total") >= 2
 
@@ -146,16 +146,28 @@ def test_grpc_ingestion_accepts_and_rejects(services, feed):
     assert {a.twin_id for a in collect(feed, product.sku, len(TWINS))} == TWINS
 
 
+def prometheus_services(expression: str) -> set[str]:
+    """The ``service`` labels of the series that Prometheus returns for ``expression``."""
+    query = urllib.parse.quote(expression)
+    with urllib.request.urlopen(f"http://127.0.0.1:9090/api/v1/query?query={query}", timeout=5) as response:
+        return {r["metric"].get("service", "") for r in json.loads(response.read())["data"]["result"]}
+
+
 def test_services_export_metrics_that_prometheus_scrapes(services):
+    consumers = {"twin_builder", "render", "publisher"}
+    expressions = [
+        "sum by (service) (twinwear_events_consumed_total)",
+        "sum by (service) (twinwear_handler_duration_seconds_count)",
+        "max by (service) (twinwear_consumer_lag)",
+    ]
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
-        query = urllib.parse.quote("sum by (service) (twinwear_events_consumed_total)")
-        with urllib.request.urlopen(f"http://127.0.0.1:9090/api/v1/query?query={query}", timeout=5) as response:
-            result = json.loads(response.read())["data"]["result"]
-        if {"twin_builder", "render", "publisher"} <= {r["metric"].get("service") for r in result}:
-            return
+        missing = {e: consumers - prometheus_services(e) for e in expressions}
+        if not any(missing.values()):
+            break
         time.sleep(2)
-    pytest.fail(f"Prometheus has no twinwear_events_consumed_total for every consumer: {result}")
+    assert not any(missing.values()), f"Prometheus lacks series: {missing}"
+    assert "ingestion" in prometheus_services("sum by (service) (twinwear_events_produced_total)")
 
 
 def test_sigterm_stops_a_service_cleanly(services):

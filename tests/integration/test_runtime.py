@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import threading
+import time
 import uuid
 
 import pytest
@@ -109,3 +110,51 @@ def test_object_store_round_trip_and_metadata(store):
     copy = store.copy(ref, bucket, key + ".copy", metadata={"asset-id": "a1"})
     assert store.get(copy) == b"hello" and copy.sha256 == ref.sha256
     assert store.metadata(bucket, key + ".copy") == {"asset-id": "a1"}
+
+
+def test_stop_finishes_the_in_flight_message_commits_it_and_goes_no_further(stack, store):
+    run = uuid.uuid4().hex[:8]
+    source, target = Topic(f"itest.stop-source.{run}", partitions=1), Topic(f"itest.stop-target.{run}", partitions=1)
+    ensure_topics(stack.kafka_bootstrap, 1, (source, target))
+    service = f"itest-stop-{run}"
+    producer = EventProducer(stack.kafka_bootstrap, service)
+    producer.publish([(source.name, product_envelope(sku, f"{run}-{sku}")) for sku in ("first", "second")])
+
+    handling = threading.Event()
+
+    def slow_plan(event: Incoming) -> list[Outgoing]:
+        handling.set()
+        time.sleep(1.5)  # SIGTERM arrives while this message is in flight
+        return plan(event, target.name)
+
+    loop = ConsumerLoop(
+        service,
+        stack.kafka_bootstrap,
+        [source],
+        lambda stop: MessageProcessor(
+            service,
+            {events_pb2.ProductUpserted: slow_plan},
+            producer,
+            ObjectStoreIdempotency(store, consumer_group=service),
+            RetryPolicy(3, 0.01),
+            stop,
+        ),
+        Health(),
+    )
+    worker = threading.Thread(target=loop.run)
+    worker.start()
+    assert handling.wait(30), "the consumer never started handling"
+    loop.stop()
+    worker.join(timeout=30)
+    assert not worker.is_alive()
+
+    outputs = TopicReader(target.name, from_beginning=True)
+    produced = [unwrap(r.value)[1].sku for r in outputs.records(timeout=3)]
+    outputs.close()
+    assert produced == ["first"]
+    checker = KafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, group_id=f"twinwear.{service}")
+    try:
+        assert checker.committed(TopicPartition(source.name, 0)) == 1  # "second" waits for the next run
+    finally:
+        checker.close()
+    producer.close()
