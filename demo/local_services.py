@@ -109,8 +109,9 @@ def start_services(
 
 
 @contextmanager
-def services_running(**kwargs: object) -> Iterator[RunningServices]:
-    running = start_services(**kwargs)  # type: ignore[arg-type]
+def services_running(services: tuple[LocalService, ...] = SERVICES) -> Iterator[RunningServices]:
+    """Run the services for the duration of the block, then SIGTERM them."""
+    running = start_services(services)
     try:
         yield running
     finally:

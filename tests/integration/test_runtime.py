@@ -34,6 +34,28 @@ def plan(event: Incoming, out_topic: str) -> list[Outgoing]:
     return [Outgoing(out_topic, event.payload.sku, request)]
 
 
+def consumer_loop(stack, store, service: str, source: Topic, handler, producer: EventProducer, health: Health):
+    """A consumer loop as a service runs it, with a real MinIO idempotency store."""
+    idempotency = ObjectStoreIdempotency(store, consumer_group=service)
+    return ConsumerLoop(
+        service,
+        stack.kafka_bootstrap,
+        [source],
+        lambda stop: MessageProcessor(
+            service, {events_pb2.ProductUpserted: handler}, producer, idempotency, RetryPolicy(3, 0.01), stop
+        ),
+        health,
+    )
+
+
+def committed_offset(stack, service: str, topic: str) -> int | None:
+    checker = KafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, group_id=f"twinwear.{service}")
+    try:
+        return checker.committed(TopicPartition(topic, 0))
+    finally:
+        checker.close()
+
+
 def test_consumer_loop_handles_dedupes_dead_letters_and_commits(stack, store):
     run = uuid.uuid4().hex[:8]
     source, target = Topic(f"itest.source.{run}", partitions=1), Topic(f"itest.target.{run}", partitions=1)
@@ -46,22 +68,8 @@ def test_consumer_loop_handles_dedupes_dead_letters_and_commits(stack, store):
     producer.publish([(source.name, good), (source.name, good), (source.name, product_envelope("poison", f"{run}-e2"))])
     producer.send_raw(source.name, b"k", b"\x00garbage", [])
 
-    idempotency = ObjectStoreIdempotency(store, consumer_group=service)
     health = Health()
-    loop = ConsumerLoop(
-        service,
-        stack.kafka_bootstrap,
-        [source],
-        lambda stop: MessageProcessor(
-            service,
-            {events_pb2.ProductUpserted: lambda e: plan(e, target.name)},
-            producer,
-            idempotency,
-            RetryPolicy(3, 0.01),
-            stop,
-        ),
-        health,
-    )
+    loop = consumer_loop(stack, store, service, source, lambda e: plan(e, target.name), producer, health)
     worker = threading.Thread(target=loop.run)
     worker.start()
     try:
@@ -83,18 +91,14 @@ def test_consumer_loop_handles_dedupes_dead_letters_and_commits(stack, store):
     [(envelope, payload)] = [unwrap(r.value) for r in outputs_seen]
     assert payload.render_id == "render-A"
     assert envelope.causation_id == good.event_id and envelope.correlation_id == good.correlation_id
-    assert idempotency.seen(good.event_id)
+    assert ObjectStoreIdempotency(store, consumer_group=service).seen(good.event_id)
     assert dead[b"2"][1]["dlq.reason"] == b"sku poison cannot be planned"
     assert dead[b"3"][0] == b"\x00garbage"
     assert dead[b"3"][1]["dlq.reason"].startswith(b"not a protobuf EventEnvelope")
     assert dead[b"3"][1]["dlq.service"] == service.encode()
 
     # Every message was committed: a restart would not see any of them again.
-    checker = KafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, group_id=f"twinwear.{service}")
-    try:
-        assert checker.committed(TopicPartition(source.name, 0)) == 4
-    finally:
-        checker.close()
+    assert committed_offset(stack, service, source.name) == 4
     for tail in (dead_letters, outputs):
         tail.close()
     producer.close()
@@ -127,20 +131,7 @@ def test_stop_finishes_the_in_flight_message_commits_it_and_goes_no_further(stac
         time.sleep(1.5)  # SIGTERM arrives while this message is in flight
         return plan(event, target.name)
 
-    loop = ConsumerLoop(
-        service,
-        stack.kafka_bootstrap,
-        [source],
-        lambda stop: MessageProcessor(
-            service,
-            {events_pb2.ProductUpserted: slow_plan},
-            producer,
-            ObjectStoreIdempotency(store, consumer_group=service),
-            RetryPolicy(3, 0.01),
-            stop,
-        ),
-        Health(),
-    )
+    loop = consumer_loop(stack, store, service, source, slow_plan, producer, Health())
     worker = threading.Thread(target=loop.run)
     worker.start()
     assert handling.wait(30), "the consumer never started handling"
@@ -152,9 +143,5 @@ def test_stop_finishes_the_in_flight_message_commits_it_and_goes_no_further(stac
     produced = [unwrap(r.value)[1].sku for r in outputs.records(timeout=3)]
     outputs.close()
     assert produced == ["first"]
-    checker = KafkaConsumer(bootstrap_servers=stack.kafka_bootstrap, group_id=f"twinwear.{service}")
-    try:
-        assert checker.committed(TopicPartition(source.name, 0)) == 1  # "second" waits for the next run
-    finally:
-        checker.close()
+    assert committed_offset(stack, service, source.name) == 1  # "second" waits for the next run
     producer.close()

@@ -5,7 +5,11 @@ import subprocess
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-BUF = Path(os.environ.get("TWINWEAR_STACK_DIR", ROOT / ".stack")) / "cache/buf-1.75.0/node_modules/.bin/buf"
+# Installed by infra/bootstrap.sh, which pins the version.
+BUF = next(
+    (Path(os.environ.get("TWINWEAR_STACK_DIR", ROOT / ".stack")) / "cache").glob("buf-*/node_modules/.bin/buf"),
+    Path("buf-not-installed"),
+)
 
 
 def test_buf_lint_passes():
