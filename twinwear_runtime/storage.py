@@ -7,8 +7,9 @@ import io
 from collections.abc import Mapping
 
 from minio import Minio
-from minio.commonconfig import REPLACE, CopySource
+from minio.commonconfig import ENABLED, REPLACE, CopySource, Filter
 from minio.error import S3Error
+from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
 
 from twinwear.v1 import events_pb2
 from twinwear_runtime.config import RuntimeConfig
@@ -43,6 +44,16 @@ class ObjectStore:
                 except S3Error as error:
                     if error.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                         raise
+
+    def expire_after(self, bucket: str, prefix: str, days: int) -> None:
+        """Have the store delete objects under ``prefix`` ``days`` after they were written."""
+        rule = Rule(
+            ENABLED, rule_filter=Filter(prefix=prefix), rule_id=f"expire-{prefix}", expiration=Expiration(days=days)
+        )
+        self._client.set_bucket_lifecycle(bucket, LifecycleConfig([rule]))
+
+    def lifecycle(self, bucket: str) -> LifecycleConfig | None:
+        return self._client.get_bucket_lifecycle(bucket)
 
     def put(
         self, bucket: str, key: str, data: bytes, content_type: str, metadata: Mapping[str, str] | None = None

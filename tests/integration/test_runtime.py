@@ -13,10 +13,11 @@ from kafka import KafkaConsumer, TopicPartition
 from demo.feed import TopicReader
 from twinwear.v1 import events_pb2
 from twinwear_runtime.events import Incoming, Outgoing, unwrap, wrap
-from twinwear_runtime.idempotency import ObjectStoreIdempotency
+from twinwear_runtime.idempotency import MARKER_DAYS, ObjectStoreIdempotency
 from twinwear_runtime.kafka import ConsumerLoop, EventProducer, MessageProcessor, RetryPolicy
 from twinwear_runtime.ops_server import Health
 from twinwear_runtime.retry import PermanentError
+from twinwear_runtime.storage import STATE_BUCKET
 from twinwear_runtime.topics import DEAD_LETTER, Topic, ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -92,6 +93,8 @@ def test_consumer_loop_handles_dedupes_dead_letters_and_commits(stack, store):
     assert payload.render_id == "render-A"
     assert envelope.causation_id == good.event_id and envelope.correlation_id == good.correlation_id
     assert ObjectStoreIdempotency(store, consumer_group=service).seen(good.event_id)
+    [rule] = store.lifecycle(STATE_BUCKET).rules  # markers do not pile up forever
+    assert (rule.rule_filter.prefix, rule.expiration.days) == ("processed/", MARKER_DAYS)
     assert dead[b"2"][1]["dlq.reason"] == b"sku poison cannot be planned"
     assert dead[b"3"][0] == b"\x00garbage"
     assert dead[b"3"][1]["dlq.reason"].startswith(b"not a protobuf EventEnvelope")
