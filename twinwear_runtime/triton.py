@@ -20,17 +20,6 @@ class TritonModel:
         self.model_name = model_name
         self._timeout = timeout_seconds
 
-    def is_ready(self) -> bool:
-        try:
-            return bool(self._client.is_model_ready(self.model_name))
-        except InferenceServerException:
-            return False
-
-    def version(self) -> str:
-        """The newest ready version of the model, for provenance."""
-        metadata = self._client.get_model_metadata(self.model_name)
-        return max(metadata.versions, key=int) if metadata.versions else ""
-
     def infer(self, inputs: Mapping[str, np.ndarray], output_names: Sequence[str]) -> dict[str, np.ndarray]:
         """Run the model; a rejected request raises PermanentError, anything else propagates (retried)."""
         request = []
