@@ -31,6 +31,7 @@ COPY infra/gen-protos.sh infra/gen-protos.sh
 RUN infra/gen-protos.sh python /app
 
 COPY twinwear_runtime/ twinwear_runtime/
+COPY twinwear_contracts/ twinwear_contracts/
 COPY services/ services/
 # Byte-compile now: at runtime the root filesystem is read-only.
 RUN python -m compileall -q gen twinwear_runtime services

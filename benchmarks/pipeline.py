@@ -15,10 +15,10 @@ import time
 import uuid
 from dataclasses import replace
 
-from demo.catalogue import load_catalogue
-from demo.feed import TopicReader
-from demo.ingest_client import post_product
-from demo.local_services import services_running
+from devkit.catalogue import load_catalogue
+from devkit.ingest_client import post_product
+from devkit.local_services import services_running
+from devkit.topic_reader import TopicReader
 from services.twin_builder.roster import DEFAULT_ROSTER
 
 

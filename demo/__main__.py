@@ -13,14 +13,14 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from demo.catalogue import load_catalogue
 from demo.contact_sheet import SheetEntry, write_contact_sheet
-from demo.feed import TopicReader
-from demo.ingest_client import post_product
-from demo.local_services import ROOT, services_running
+from devkit.catalogue import load_catalogue
+from devkit.ingest_client import post_product
+from devkit.local_services import ROOT, services_running
+from devkit.topic_reader import TopicReader
 from services.twin_builder.roster import CATALOGUE_IMAGERY, DEFAULT_ROSTER
 from twinwear_runtime.config import RuntimeConfig, load_config
-from twinwear_runtime.storage import ObjectStore
+from twinwear_runtime.storage import MinioObjectStore
 
 
 def consenting_twins() -> int:
@@ -59,7 +59,7 @@ def main() -> int:
         feed.close()
     wall = time.monotonic() - started
 
-    store = ObjectStore.from_config(load_config(RuntimeConfig))
+    store = MinioObjectStore.from_config(load_config(RuntimeConfig))
     entries = [SheetEntry(a.sku, titles[a.sku], a.twin_id, a.asset_id, store.get(a.image)) for a in assets.values()]
     page, grid = write_contact_sheet(entries, args.out)
     print(

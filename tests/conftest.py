@@ -7,7 +7,7 @@ import socket
 import pytest
 
 from twinwear_runtime.config import RuntimeConfig, load_config
-from twinwear_runtime.storage import ObjectStore
+from twinwear_runtime.storage import MinioObjectStore
 
 STACK_PORTS = {"Kafka": 9092, "MinIO": 9000, "Triton": 8001, "Prometheus": 9090}
 
@@ -29,5 +29,5 @@ def stack() -> RuntimeConfig:
 
 
 @pytest.fixture(scope="session")
-def store(stack: RuntimeConfig) -> ObjectStore:
-    return ObjectStore.from_config(stack)
+def store(stack: RuntimeConfig) -> MinioObjectStore:
+    return MinioObjectStore.from_config(stack)

@@ -75,6 +75,15 @@ class RuntimeConfig:
     topic_replication_factor: int = env("TWINWEAR_TOPIC_REPLICATION_FACTOR", 1)
     ops_port: int = env("TWINWEAR_OPS_PORT", 9100)
     log_level: str = env("TWINWEAR_LOG_LEVEL", "info")
-    # Attempts at one message before it is dead-lettered; the backoff doubles from the base.
+    # Address the service's servers (ops, APIs) listen on.
+    bind_address: str = env("TWINWEAR_BIND_ADDRESS", "0.0.0.0")
+    # Names this replica for Kafka (static group membership, transactional id): stable across its
+    # restarts and unique among the replicas of a service, e.g. the pod name. Default: host name.
+    instance_id: str = env("TWINWEAR_INSTANCE_ID", "")
+    # Records a consumer handles, and commits, in one transaction.
+    batch_size: int = env("TWINWEAR_BATCH_SIZE", 100)
+    # Attempts at a message whose handler keeps failing before it is dead-lettered; the backoff
+    # doubles from the base, also while a dependency is waited out (which is never given up).
     max_attempts: int = env("TWINWEAR_MAX_ATTEMPTS", 5)
-    retry_base_seconds: float = env("TWINWEAR_RETRY_BASE_SECONDS", 0.2)
+    retry_base_seconds: float = env("TWINWEAR_RETRY_BASE_SECONDS", 0.5)
+    retry_cap_seconds: float = env("TWINWEAR_RETRY_CAP_SECONDS", 30.0)

@@ -1,36 +1,47 @@
 """Event envelopes: how a payload becomes a Kafka message and back.
 
-Event ids are derived from what caused the event (uuid5), so an event that is produced again after
-a crash or a duplicate delivery has the same id, and consumers drop it as a duplicate.
+Event ids are derived from content (uuid5): an event caused by another derives its id from the
+cause and from what the new event is about (its ``identity``, e.g. a render id), never from its
+position in a list. So handling the same message again produces the same ids, even when the
+surroundings (a roster, a consent) changed meanwhile.
 """
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from google.protobuf.message import DecodeError, Message
 
-from twinwear.v1 import envelope_pb2, events_pb2
+from twinwear.v1 import envelope_pb2
 
 SCHEMA_VERSION = 1
 _EVENT_ID_NAMESPACE = uuid.UUID("6f1c2b1e-3d0a-4e8b-9a55-7c1d2e3f4a5b")
 
-# Payload types a consumer may find in an envelope, by fully qualified name.
-EVENT_TYPES: dict[str, type[Message]] = {
-    cls.DESCRIPTOR.full_name: cls
-    for cls in (
-        events_pb2.ProductUpserted,
-        events_pb2.RenderRequested,
-        events_pb2.RenderCompleted,
-        events_pb2.AssetPublished,
-    )
-}
+
+class EventRegistry:
+    """The payload types a consumer knows, by fully qualified name. Services build it from the
+    contracts of the topics they read; the runtime holds no list of its own."""
+
+    def __init__(self, types: Iterable[type[Message]]) -> None:
+        self._types = {cls.DESCRIPTOR.full_name: cls for cls in types}
+
+    def get(self, event_type: str) -> type[Message] | None:
+        return self._types.get(event_type)
+
+    def __contains__(self, event_type: object) -> bool:
+        return event_type in self._types
 
 
 class MalformedEvent(ValueError):
     """A Kafka message that is not a valid twinwear envelope; it goes to the dead-letter topic."""
+
+
+class UnknownEvent(ValueError):
+    """A valid envelope of a type or schema version this consumer does not know yet; it is parked,
+    to be replayed once a consumer that knows it is deployed."""
 
 
 def derive_id(*parts: str) -> str:
@@ -44,11 +55,14 @@ def event_type_of(payload: Message) -> str:
 
 @dataclass(frozen=True)
 class Outgoing:
-    """An event a handler wants produced: the payload, its topic and its partition key."""
+    """An event a handler wants produced: the payload, its topic and its partition key.
+    ``identity`` says what the event is about (a render id, an asset id); with the cause it
+    derives the event id, so it must come from content, never from a list position."""
 
     topic: str
     key: str
     payload: Message
+    identity: str
 
 
 @dataclass(frozen=True)
@@ -95,22 +109,22 @@ def wrap(
     return envelope
 
 
-def wrap_caused_by(cause: Incoming, outgoing: Outgoing, position: int, producer: str) -> envelope_pb2.EventEnvelope:
-    """Envelope for the event at ``position`` among those produced while handling ``cause``: same
-    trace, and an id derived from the cause and the position, so handling ``cause`` again (handlers
-    are deterministic) produces the same ids."""
+def wrap_caused_by(cause: Incoming, outgoing: Outgoing, producer: str) -> envelope_pb2.EventEnvelope:
+    """Envelope for an event produced while handling ``cause``: same trace, and an id derived from
+    the cause and the outgoing event's identity, so handling ``cause`` again produces the same ids."""
     return wrap(
         outgoing.payload,
         producer=producer,
         key=outgoing.key,
-        event_id=derive_id(cause.event_id, str(position), event_type_of(outgoing.payload), outgoing.key),
+        event_id=derive_id(cause.event_id, event_type_of(outgoing.payload), outgoing.key, outgoing.identity),
         correlation_id=cause.envelope.correlation_id,
         causation_id=cause.event_id,
     )
 
 
-def unwrap(raw: bytes | None) -> tuple[envelope_pb2.EventEnvelope, Message]:
-    """Decode a Kafka message value; raise :class:`MalformedEvent` saying what is wrong."""
+def unwrap(raw: bytes | None, registry: EventRegistry) -> tuple[envelope_pb2.EventEnvelope, Message]:
+    """Decode a Kafka message value. Raise :class:`MalformedEvent` saying what is wrong, or
+    :class:`UnknownEvent` for a type or schema version ``registry`` does not know yet."""
     if not raw:
         raise MalformedEvent("empty message value")
     envelope = envelope_pb2.EventEnvelope()
@@ -120,12 +134,20 @@ def unwrap(raw: bytes | None) -> tuple[envelope_pb2.EventEnvelope, Message]:
         raise MalformedEvent(f"not a protobuf EventEnvelope: {error}") from None
     if not envelope.event_id:
         raise MalformedEvent("envelope has no event_id")
-    payload_cls = EVENT_TYPES.get(envelope.event_type)
+    if not envelope.event_type:
+        raise MalformedEvent("envelope has no event_type")
+    if envelope.schema_version > SCHEMA_VERSION:
+        raise UnknownEvent(f"schema_version {envelope.schema_version} is newer than {SCHEMA_VERSION}")
+    if envelope.schema_version < 1:
+        raise MalformedEvent(f"schema_version {envelope.schema_version} is not a version")
+    payload_cls = registry.get(envelope.event_type)
     if payload_cls is None:
-        raise MalformedEvent(f"unknown event_type {envelope.event_type!r}")
+        raise UnknownEvent(f"unknown event_type {envelope.event_type!r}")
     payload = payload_cls()
-    if not envelope.payload.Unpack(payload):
+    try:
+        unpacked = envelope.payload.Unpack(payload)
+    except DecodeError as error:
+        raise MalformedEvent(f"payload is not a valid {envelope.event_type}: {error}") from None
+    if not unpacked:
         raise MalformedEvent(f"payload is {envelope.payload.type_url!r}, expected {envelope.event_type}")
-    if envelope.schema_version != SCHEMA_VERSION:
-        raise MalformedEvent(f"schema_version {envelope.schema_version} is not supported (want {SCHEMA_VERSION})")
     return envelope, payload

@@ -12,11 +12,19 @@ EVENTS_PRODUCED = Counter(
 )
 EVENTS_FAILED = Counter(
     "twinwear_events_failed_total",
-    "Handler attempts that raised, by event type and outcome (retried or dead_lettered).",
+    "Messages that could not be handled, by event type and outcome (retried, dead_lettered or parked).",
     ["service", "event_type", "outcome"],
 )
-EVENTS_DUPLICATE = Counter(
-    "twinwear_events_duplicate_total", "Events skipped because they were already handled.", ["service", "event_type"]
+DEPENDENCY_WAITS = Counter(
+    "twinwear_dependency_waits_total",
+    "Times the consumer paused to wait out an unavailable dependency, by dependency.",
+    ["service", "dependency"],
+)
+WAITING = Gauge(
+    "twinwear_waiting_for_dependency", "1 while the consumer is paused waiting for a dependency.", ["service"]
+)
+TRANSACTIONS = Counter(
+    "twinwear_transactions_total", "Kafka transactions, by outcome (committed or aborted).", ["service", "outcome"]
 )
 HANDLER_SECONDS = Histogram(
     "twinwear_handler_duration_seconds",

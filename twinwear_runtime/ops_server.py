@@ -35,7 +35,7 @@ class Health:
         return time.monotonic() - self._last_beat < self._stall_after
 
 
-def start_ops_server(port: int, health: Health, host: str = "0.0.0.0") -> ThreadingHTTPServer:
+def start_ops_server(port: int, health: Health, host: str) -> ThreadingHTTPServer:
     """Serve the ops endpoints on a daemon thread and return the server (call ``shutdown`` to stop)."""
 
     class OpsHandler(BaseHTTPRequestHandler):

@@ -3,7 +3,10 @@ and running a consumer. A service's ``__main__`` wires its handlers in through t
 
 from __future__ import annotations
 
+import re
 import signal
+import socket
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
@@ -11,35 +14,59 @@ import structlog
 from google.protobuf.message import Message
 
 from twinwear_runtime.config import RuntimeConfig, load_config
-from twinwear_runtime.idempotency import ObjectStoreIdempotency
-from twinwear_runtime.kafka import ConsumerLoop, EventProducer, Handler, MessageProcessor, RetryPolicy
+from twinwear_runtime.events import EventRegistry
+from twinwear_runtime.kafka import (
+    ConsumerSettings,
+    EventProducer,
+    FencedByNewerInstance,
+    Handler,
+    RecordProcessor,
+    TransactionalConsumer,
+    TransactionListener,
+)
 from twinwear_runtime.logs import configure_logging
 from twinwear_runtime.ops_server import Health, start_ops_server
-from twinwear_runtime.storage import ObjectStore
+from twinwear_runtime.storage import MinioObjectStore
 from twinwear_runtime.topics import Topic, ensure_topics
 
 ConfigT = TypeVar("ConfigT", bound=RuntimeConfig)
 
 
+def instance_id(config: RuntimeConfig) -> str:
+    """This replica's stable name: the configured one, else the host name (a pod's name)."""
+    raw = config.instance_id or socket.gethostname()
+    return re.sub(r"[^A-Za-z0-9._-]", "-", raw)[:120] or "local"
+
+
 class Service:
     """One running service process and the adapters every service has."""
 
-    def __init__(self, name: str, config: RuntimeConfig, buckets: Sequence[str]) -> None:
+    def __init__(self, name: str, config: RuntimeConfig, topics: Sequence[Topic], buckets: Sequence[str]) -> None:
         self.name = name
         self.config = config
         self.log = configure_logging(name, config.log_level)
         self.health = Health()
-        self._ops = start_ops_server(config.ops_port, self.health)
-        ensure_topics(config.kafka_bootstrap, config.topic_replication_factor)
-        self.store = ObjectStore.from_config(config)
+        self._ops = start_ops_server(config.ops_port, self.health, config.bind_address)
+        ensure_topics(config.kafka_bootstrap, config.topic_replication_factor, topics)
+        self.store = MinioObjectStore.from_config(config)
         self.store.ensure_buckets(*buckets)
-        self.producer = EventProducer(config.kafka_bootstrap, name)
+        self._producer: EventProducer | None = None
         self.log.info("service started", ops_port=config.ops_port)
 
     @classmethod
-    def start(cls, name: str, config_cls: type[ConfigT], buckets: Sequence[str]) -> tuple[Service, ConfigT]:
+    def start(
+        cls, name: str, config_cls: type[ConfigT], topics: Sequence[Topic], buckets: Sequence[str]
+    ) -> tuple[Service, ConfigT]:
+        """Start the service; ``topics`` are those it produces or reads (created when missing)."""
         config = load_config(config_cls)
-        return cls(name, config, buckets), config
+        return cls(name, config, topics, buckets), config
+
+    @property
+    def producer(self) -> EventProducer:
+        """A producer for events written outside a consumer's transactions (requests)."""
+        if self._producer is None:
+            self._producer = EventProducer(self.config.kafka_bootstrap, self.name)
+        return self._producer
 
     def on_stop_signal(self, stop: Callable[[], None]) -> None:
         """Call ``stop`` on SIGTERM (Kubernetes) or SIGINT (Ctrl-C)."""
@@ -51,25 +78,46 @@ class Service:
         signal.signal(signal.SIGTERM, handle)
         signal.signal(signal.SIGINT, handle)
 
-    def consume(self, topics: Sequence[Topic], handlers: Mapping[type[Message], Handler]) -> None:
-        """Run the consumer loop until a stop signal, then close everything."""
-        idempotency = ObjectStoreIdempotency(self.store, consumer_group=f"twinwear.{self.name}")
-        retry = RetryPolicy(self.config.max_attempts, self.config.retry_base_seconds)
-        loop = ConsumerLoop(
-            self.name,
-            self.config.kafka_bootstrap,
-            topics,
-            lambda stop: MessageProcessor(self.name, handlers, self.producer, idempotency, retry, stop),
-            self.health,
+    def consume(
+        self,
+        topics: Sequence[Topic],
+        handlers: Mapping[type[Message], Handler],
+        concurrency: int = 1,
+        listeners: Sequence[TransactionListener] = (),
+    ) -> None:
+        """Run the exactly-once consumer loop until a stop signal, then close everything. Knows the
+        event types of ``topics`` (others are parked) and handles those in ``handlers``."""
+        config = self.config
+        registry = EventRegistry(event for topic in topics for event in topic.events)
+        settings = ConsumerSettings(
+            instance_id=instance_id(config),
+            batch_size=config.batch_size,
+            max_attempts=config.max_attempts,
+            retry_base_seconds=config.retry_base_seconds,
+            retry_cap_seconds=config.retry_cap_seconds,
+            concurrency=concurrency,
         )
-        self.on_stop_signal(loop.stop)
+        consumer = TransactionalConsumer(
+            self.name,
+            config.kafka_bootstrap,
+            topics,
+            RecordProcessor(self.name, registry, handlers, config.max_attempts),
+            self.health,
+            settings,
+            listeners,
+        )
+        self.on_stop_signal(consumer.stop)
         try:
-            loop.run()
-        finally:
+            consumer.run()
+        except FencedByNewerInstance as error:
+            self.log.error("fenced by a newer instance of this replica; stopping", error=str(error))
             self.close()
+            sys.exit(3)
+        self.close()
 
     def close(self) -> None:
-        self.producer.close()
+        if self._producer is not None:
+            self._producer.close()
         self._ops.shutdown()
         self.log.info("service stopped")
         structlog.contextvars.clear_contextvars()

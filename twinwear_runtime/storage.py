@@ -1,41 +1,99 @@
-"""Object storage adapter over MinIO (any S3 API). Bytes live here; events carry ObjectRefs."""
+"""Object storage: the port handlers depend on, and its adapter over MinIO (any S3 API).
+
+Bytes live here; events carry ObjectRefs. The adapter turns a server that cannot answer (down,
+5xx, timeouts) into :class:`Unavailable`, which consumers wait out, and a key that does not exist
+into :class:`MissingObject`, a reference to nothing that no retry can mend.
+"""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import io
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from typing import ParamSpec, Protocol, TypeVar
 
+import urllib3
 from minio import Minio
-from minio.commonconfig import ENABLED, REPLACE, CopySource, Filter
-from minio.error import S3Error
-from minio.lifecycleconfig import Expiration, LifecycleConfig, Rule
+from minio.commonconfig import REPLACE, CopySource
+from minio.error import MinioException, S3Error, ServerError
 
 from twinwear.v1 import events_pb2
 from twinwear_runtime.config import RuntimeConfig
+from twinwear_runtime.faults import PermanentError, Unavailable
 
-FLAT_LAYS_BUCKET = "twinwear-flat-lays"
-RENDERS_BUCKET = "twinwear-renders"
-PUBLISHED_BUCKET = "twinwear-published"
-# Service bookkeeping such as the idempotency markers.
-STATE_BUCKET = "twinwear-state"
+P = ParamSpec("P")
+R = TypeVar("R")
+_MISSING = ("NoSuchKey", "NoSuchObject", "NoSuchBucket")
+# Codes MinIO answers while it starts or is overloaded; anything else is about the request.
+_BUSY = ("SlowDown", "ServerNotInitialized", "XMinioServerNotInitialized", "InternalError", "ServiceUnavailable")
 
 
-class ObjectStore:
+class MissingObject(PermanentError):
+    """An ObjectRef that points at nothing."""
+
+
+class ObjectStore(Protocol):
+    """What handlers need of an object store."""
+
+    def put(
+        self, bucket: str, key: str, data: bytes, content_type: str, metadata: Mapping[str, str] | None = None
+    ) -> events_pb2.ObjectRef: ...
+
+    def get(self, ref: events_pb2.ObjectRef) -> bytes: ...
+
+    def exists(self, bucket: str, key: str) -> bool: ...
+
+    def copy(
+        self, source: events_pb2.ObjectRef, bucket: str, key: str, metadata: Mapping[str, str]
+    ) -> events_pb2.ObjectRef: ...
+
+
+def _translating_errors(method: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(method)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return method(*args, **kwargs)
+        except S3Error as error:
+            if error.code in _MISSING:
+                raise MissingObject(f"{error.bucket_name}/{error.object_name} does not exist") from error
+            if error.code in _BUSY:
+                raise Unavailable("minio", f"{error.code}: {error.message}") from error
+            raise
+        except (ServerError, urllib3.exceptions.HTTPError, OSError) as error:
+            raise Unavailable("minio", str(error) or type(error).__name__) from error
+        except MinioException as error:  # e.g. a non-XML answer from a proxy or a half-started server
+            raise Unavailable("minio", str(error)) from error
+
+    return wrapper
+
+
+class MinioObjectStore:
+    # Bounded so that no call outlasts the consumer's poll interval; the consumer retries.
+    CONNECT_TIMEOUT_SECONDS = 5.0
+    READ_TIMEOUT_SECONDS = 30.0
+
     def __init__(self, client: Minio) -> None:
         self._client = client
 
     @classmethod
-    def from_config(cls, config: RuntimeConfig) -> ObjectStore:
+    def from_config(cls, config: RuntimeConfig) -> MinioObjectStore:
+        http = urllib3.PoolManager(
+            timeout=urllib3.Timeout(connect=cls.CONNECT_TIMEOUT_SECONDS, read=cls.READ_TIMEOUT_SECONDS),
+            maxsize=16,
+            retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+        )
         return cls(
             Minio(
                 config.minio_endpoint,
                 access_key=config.minio_access_key,
                 secret_key=config.minio_secret_key,
                 secure=config.minio_secure,
+                http_client=http,
             )
         )
 
+    @_translating_errors
     def ensure_buckets(self, *buckets: str) -> None:
         for bucket in buckets:
             if not self._client.bucket_exists(bucket):
@@ -45,16 +103,7 @@ class ObjectStore:
                     if error.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
                         raise
 
-    def expire_after(self, bucket: str, prefix: str, days: int) -> None:
-        """Have the store delete objects under ``prefix`` ``days`` after they were written."""
-        rule = Rule(
-            ENABLED, rule_filter=Filter(prefix=prefix), rule_id=f"expire-{prefix}", expiration=Expiration(days=days)
-        )
-        self._client.set_bucket_lifecycle(bucket, LifecycleConfig([rule]))
-
-    def lifecycle(self, bucket: str) -> LifecycleConfig | None:
-        return self._client.get_bucket_lifecycle(bucket)
-
+    @_translating_errors
     def put(
         self, bucket: str, key: str, data: bytes, content_type: str, metadata: Mapping[str, str] | None = None
     ) -> events_pb2.ObjectRef:
@@ -69,6 +118,7 @@ class ObjectStore:
             size_bytes=len(data),
         )
 
+    @_translating_errors
     def get(self, ref: events_pb2.ObjectRef) -> bytes:
         response = self._client.get_object(ref.bucket, ref.key)
         try:
@@ -77,6 +127,7 @@ class ObjectStore:
             response.close()
             response.release_conn()
 
+    @_translating_errors
     def exists(self, bucket: str, key: str) -> bool:
         try:
             self._client.stat_object(bucket, key)
@@ -86,20 +137,29 @@ class ObjectStore:
             raise
         return True
 
+    @_translating_errors
+    def content_type(self, bucket: str, key: str) -> str:
+        return self._client.stat_object(bucket, key).content_type or ""
+
+    @_translating_errors
     def metadata(self, bucket: str, key: str) -> dict[str, str]:
         """User metadata of an object, names lower-cased without the x-amz-meta- prefix."""
         stat = self._client.stat_object(bucket, key)
         prefix = "x-amz-meta-"
         return {k.lower()[len(prefix) :]: v for k, v in (stat.metadata or {}).items() if k.lower().startswith(prefix)}
 
+    @_translating_errors
     def copy(
         self, source: events_pb2.ObjectRef, bucket: str, key: str, metadata: Mapping[str, str]
     ) -> events_pb2.ObjectRef:
-        """Server-side copy that replaces the user metadata; the bytes (and their hash) stay the same."""
+        """Server-side copy that replaces the user metadata and keeps the Content-Type; the bytes
+        (and their hash) stay the same."""
+        content_type = source.content_type or self._client.stat_object(source.bucket, source.key).content_type
+        headers = {**metadata, "Content-Type": content_type} if content_type else dict(metadata)
         self._client.copy_object(
-            bucket, key, CopySource(source.bucket, source.key), metadata=dict(metadata), metadata_directive=REPLACE
+            bucket, key, CopySource(source.bucket, source.key), metadata=headers, metadata_directive=REPLACE
         )
         copied = events_pb2.ObjectRef()
         copied.CopyFrom(source)
-        copied.bucket, copied.key = bucket, key
+        copied.bucket, copied.key, copied.content_type = bucket, key, content_type
         return copied

@@ -8,20 +8,25 @@ import numpy as np
 import tritonclient.grpc as triton_grpc
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
-from twinwear_runtime.retry import PermanentError
+from twinwear_runtime.faults import PermanentError, Unavailable
 
 # Triton answers these when the request itself is wrong; retrying the same request cannot help.
-_REQUEST_ERRORS = ("StatusCode.INVALID_ARGUMENT", "StatusCode.NOT_FOUND", "StatusCode.UNIMPLEMENTED")
+_REQUEST_ERRORS = ("StatusCode.INVALID_ARGUMENT", "StatusCode.UNIMPLEMENTED", "StatusCode.OUT_OF_RANGE")
+# A model failing inside (INTERNAL, UNKNOWN) is a bug to count; anything else means the server
+# (or the model, while it loads) cannot serve now: NOT_FOUND too, since a service always asks for
+# the same model and a restarting server has not loaded it yet.
+_CODE_ERRORS = ("StatusCode.INTERNAL", "StatusCode.UNKNOWN")
 
 
 class TritonModel:
-    def __init__(self, url: str, model_name: str, timeout_seconds: float = 60.0) -> None:
+    def __init__(self, url: str, model_name: str, timeout_seconds: float = 30.0) -> None:
         self._client = triton_grpc.InferenceServerClient(url=url)
         self.model_name = model_name
         self._timeout = timeout_seconds
 
     def infer(self, inputs: Mapping[str, np.ndarray], output_names: Sequence[str]) -> dict[str, np.ndarray]:
-        """Run the model; a rejected request raises PermanentError, anything else propagates (retried)."""
+        """Run the model. A rejected request raises PermanentError, a server that cannot serve
+        Unavailable, and a model that fails inside an InferenceServerException."""
         request = []
         for name, array in inputs.items():
             tensor = triton_grpc.InferInput(name, list(array.shape), np_to_triton_dtype(array.dtype))
@@ -31,9 +36,12 @@ class TritonModel:
         try:
             result = self._client.infer(self.model_name, request, outputs=outputs, client_timeout=self._timeout)
         except InferenceServerException as error:
-            if error.status() in _REQUEST_ERRORS:
+            status = error.status()
+            if status in _REQUEST_ERRORS:
                 raise PermanentError(f"{self.model_name} rejected the request: {error.message()}") from error
-            raise
+            if status in _CODE_ERRORS:
+                raise
+            raise Unavailable("triton", f"{status}: {error.message()}") from error
         return {name: result.as_numpy(name) for name in output_names}
 
     def close(self) -> None:

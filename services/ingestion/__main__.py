@@ -6,12 +6,13 @@ import dataclasses
 import functools
 import threading
 
-from services.ingestion.accept import SERVICE, accept_product
+from services.ingestion.accept import SERVICE, StoredProductVersions, accept_product
 from services.ingestion.grpc_api import start_grpc_api
 from services.ingestion.http_api import start_http_api
+from twinwear_contracts.buckets import FLAT_LAYS_BUCKET, STATE_BUCKET
+from twinwear_contracts.topics import PRODUCTS
 from twinwear_runtime.config import RuntimeConfig, env
 from twinwear_runtime.service import Service
-from twinwear_runtime.storage import FLAT_LAYS_BUCKET
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -22,10 +23,12 @@ class IngestionConfig(RuntimeConfig):
 
 
 def main() -> None:
-    service, config = Service.start(SERVICE, IngestionConfig, buckets=[FLAT_LAYS_BUCKET])
-    accept = functools.partial(accept_product, store=service.store, sink=service.producer)
-    http = start_http_api(config.http_port, accept)
-    grpc_server = start_grpc_api(config.grpc_port, accept)
+    service, config = Service.start(SERVICE, IngestionConfig, [PRODUCTS], [FLAT_LAYS_BUCKET, STATE_BUCKET])
+    accept = functools.partial(
+        accept_product, store=service.store, sink=service.producer, versions=StoredProductVersions(service.store)
+    )
+    http = start_http_api(config.http_port, accept, config.bind_address)
+    grpc_server = start_grpc_api(config.grpc_port, accept, config.bind_address)
     stopped = threading.Event()
     service.on_stop_signal(stopped.set)
     service.health.set_ready()

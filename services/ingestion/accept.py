@@ -1,16 +1,21 @@
-"""Accepting a product: store its flat-lay, then emit ProductUpserted. Shared by the HTTP and
-gRPC APIs."""
+"""Accepting a product: store its flat-lay, then emit ProductUpserted, unless a newer version or
+this very content was accepted already. Shared by the HTTP and gRPC APIs."""
 
 from __future__ import annotations
 
+import json
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from services.ingestion.domain import ProductSubmission
 from twinwear.v1 import events_pb2
+from twinwear_contracts.buckets import FLAT_LAYS_BUCKET, STATE_BUCKET
+from twinwear_contracts.topics import PRODUCTS
 from twinwear_runtime.events import derive_id, wrap
 from twinwear_runtime.kafka import EventSink
-from twinwear_runtime.storage import FLAT_LAYS_BUCKET, ObjectStore
-from twinwear_runtime.topics import PRODUCTS
+from twinwear_runtime.storage import MissingObject, ObjectStore
 
 SERVICE = "ingestion"
 
@@ -20,13 +25,70 @@ class Accepted:
     sku: str
     revision: str
     event_id: str
+    # True when this request produced a new product event.
     created: bool
+    product_version: int
+    # True when a newer version of the SKU was accepted before: this one changed nothing.
+    stale: bool = False
 
 
-def accept_product(submission: ProductSubmission, store: ObjectStore, sink: EventSink) -> Accepted:
-    """Idempotent: the same product content gives the same revision and event id, so a PIM that
-    sends it twice causes one set of renders. The event is durable before this returns."""
-    created = not store.exists(FLAT_LAYS_BUCKET, submission.flat_lay_key)
+@dataclass(frozen=True)
+class NewestVersion:
+    product_version: int
+    revision: str
+    event_id: str
+
+
+class ProductVersions(Protocol):
+    """The newest accepted version of each SKU."""
+
+    def newest(self, sku: str) -> NewestVersion | None: ...
+
+    def record(self, sku: str, newest: NewestVersion) -> None: ...
+
+
+class StoredProductVersions:
+    """Newest versions as small JSON objects in the state bucket, shared by every replica."""
+
+    def __init__(self, store: ObjectStore) -> None:
+        self._store = store
+
+    def newest(self, sku: str) -> NewestVersion | None:
+        try:
+            document = json.loads(self._store.get(events_pb2.ObjectRef(bucket=STATE_BUCKET, key=self._key(sku))))
+        except MissingObject:
+            return None
+        return NewestVersion(**document)
+
+    def record(self, sku: str, newest: NewestVersion) -> None:
+        body = json.dumps(newest.__dict__).encode()
+        self._store.put(STATE_BUCKET, self._key(sku), body, "application/json")
+
+    @staticmethod
+    def _key(sku: str) -> str:
+        return f"ingestion/products/{sku}.json"
+
+
+def receive_time_version() -> int:
+    return time.time_ns() // 1000
+
+
+def accept_product(
+    submission: ProductSubmission,
+    store: ObjectStore,
+    sink: EventSink,
+    versions: ProductVersions,
+    clock: Callable[[], int] = receive_time_version,
+) -> Accepted:
+    """Idempotent: the same content as the newest accepted version gives that version's event id
+    and no new event; an older version gives nothing (stale). The event is durable before this
+    returns, and the newest version is recorded after it."""
+    version = submission.product_version or clock()
+    newest = versions.newest(submission.sku)
+    if newest is not None and newest.revision == submission.revision:
+        return Accepted(submission.sku, submission.revision, newest.event_id, False, newest.product_version)
+    if newest is not None and version <= newest.product_version:
+        return Accepted(submission.sku, submission.revision, "", False, version, stale=True)
     flat_lay = store.put(
         FLAT_LAYS_BUCKET, submission.flat_lay_key, submission.flat_lay, submission.flat_lay_content_type
     )
@@ -39,8 +101,11 @@ def accept_product(submission: ProductSubmission, store: ObjectStore, sink: Even
         flat_lay=flat_lay,
         colour=events_pb2.Rgb(r=r, g=g, b=b),
         source=submission.source,
+        product_version=version,
+        imagery_digest=submission.imagery_digest,
     )
-    event_id = derive_id(SERVICE, submission.sku, submission.revision)
+    event_id = derive_id(SERVICE, submission.sku, str(version), submission.revision)
     envelope = wrap(event, producer=SERVICE, key=submission.sku, event_id=event_id, correlation_id=event_id)
     sink.publish([(PRODUCTS.name, envelope)])
-    return Accepted(submission.sku, submission.revision, event_id, created)
+    versions.record(submission.sku, NewestVersion(version, submission.revision, event_id))
+    return Accepted(submission.sku, submission.revision, event_id, True, version)

@@ -34,12 +34,23 @@ class ProductSubmission:
     flat_lay: bytes
     flat_lay_content_type: str
     source: str
+    # The source's version (microseconds since the epoch); 0 when the source gave none.
+    product_version: int = 0
 
     @property
     def revision(self) -> str:
         """Content hash: the same product content always has the same revision."""
         digest = hashlib.sha256()
         for part in (self.sku, self.title, self.category, "{:02x}{:02x}{:02x}".format(*self.colour)):
+            digest.update(part.encode() + b"\x1f")
+        digest.update(hashlib.sha256(self.flat_lay).digest())
+        return digest.hexdigest()[:20]
+
+    @property
+    def imagery_digest(self) -> str:
+        """Hash of what the imagery depends on; a title- or price-only change keeps it."""
+        digest = hashlib.sha256()
+        for part in (self.category, "{:02x}{:02x}{:02x}".format(*self.colour)):
             digest.update(part.encode() + b"\x1f")
         digest.update(hashlib.sha256(self.flat_lay).digest())
         return digest.hexdigest()[:20]
@@ -88,8 +99,31 @@ def check_flat_lay(data: bytes, field: str = "flat_lay") -> str:
     return _IMAGE_TYPES[image_format]
 
 
+# Versions are microseconds since the epoch: from 2000-01-01 to 2200-01-01.
+MIN_PRODUCT_VERSION = 946_684_800_000_000
+MAX_PRODUCT_VERSION = 7_258_118_400_000_000
+
+
+def parse_product_version(value: object, field: str = "product_version") -> int:
+    """An optional version: 0 when absent, else microseconds since the epoch."""
+    if value is None or value == 0:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidProduct(field, "must be an integer: microseconds since the epoch")
+    if not MIN_PRODUCT_VERSION <= value <= MAX_PRODUCT_VERSION:
+        raise InvalidProduct(field, "must be microseconds since the epoch, between the years 2000 and 2200")
+    return value
+
+
 def make_submission(
-    *, sku: object, title: object, category: object, colour: tuple[int, int, int], flat_lay: bytes, source: object
+    *,
+    sku: object,
+    title: object,
+    category: object,
+    colour: tuple[int, int, int],
+    flat_lay: bytes,
+    source: object,
+    product_version: int = 0,
 ) -> ProductSubmission:
     """Validate fields (in the order a person reads the form) and build the submission."""
     sku = _text("sku", sku, 64)
@@ -103,6 +137,7 @@ def make_submission(
         flat_lay_content_type=check_flat_lay(flat_lay),
         flat_lay=flat_lay,
         source=_text("source", source, 64, required=False) or "unknown",
+        product_version=product_version,
     )
 
 

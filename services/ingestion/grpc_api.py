@@ -9,7 +9,13 @@ from concurrent import futures
 import grpc
 
 from services.ingestion.accept import Accepted
-from services.ingestion.domain import InvalidProduct, ProductSubmission, colour_from_rgb, make_submission
+from services.ingestion.domain import (
+    InvalidProduct,
+    ProductSubmission,
+    colour_from_rgb,
+    make_submission,
+    parse_product_version,
+)
 from twinwear.v1 import ingestion_pb2, ingestion_pb2_grpc
 
 
@@ -30,6 +36,7 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
                 colour=colour_from_rgb(request.colour.r, request.colour.g, request.colour.b),
                 flat_lay=request.flat_lay_image,
                 source=request.source,
+                product_version=parse_product_version(request.product_version),
             )
         except InvalidProduct as error:
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))

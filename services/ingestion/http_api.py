@@ -14,7 +14,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import structlog
 
 from services.ingestion.accept import Accepted
-from services.ingestion.domain import InvalidProduct, ProductSubmission, make_submission, parse_colour
+from services.ingestion.domain import (
+    InvalidProduct,
+    ProductSubmission,
+    make_submission,
+    parse_colour,
+    parse_product_version,
+)
 
 MAX_BODY_BYTES = 30 * 1024 * 1024  # a 20 MiB image grows by a third in base64
 log = structlog.get_logger()
@@ -46,6 +52,7 @@ def submission_from_json(body: bytes) -> ProductSubmission:
         colour=parse_colour(document.get("colour")),
         flat_lay=image,
         source=document.get("source"),
+        product_version=parse_product_version(document.get("product_version")),
     )
 
 

@@ -5,12 +5,13 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-from services.publisher.handlers import handle_render_completed
+from services.publisher.feed_index import load_slot_index
+from services.publisher.handlers import handle_render_completed, handle_render_failed
 from twinwear.v1 import events_pb2
+from twinwear_contracts.buckets import PUBLISHED_BUCKET
+from twinwear_contracts.topics import ASSET_FEED, RENDER_RESULTS
 from twinwear_runtime.config import RuntimeConfig, env
 from twinwear_runtime.service import Service
-from twinwear_runtime.storage import PUBLISHED_BUCKET
-from twinwear_runtime.topics import RENDER_RESULTS
 
 
 @dataclasses.dataclass(frozen=True, kw_only=True)
@@ -19,9 +20,15 @@ class PublisherConfig(RuntimeConfig):
 
 
 def main() -> None:
-    service, _ = Service.start("publisher", PublisherConfig, buckets=[PUBLISHED_BUCKET])
-    handler = functools.partial(handle_render_completed, store=service.store)
-    service.consume([RENDER_RESULTS], {events_pb2.RenderCompleted: handler})
+    service, config = Service.start("publisher", PublisherConfig, [RENDER_RESULTS, ASSET_FEED], [PUBLISHED_BUCKET])
+    slots = load_slot_index(config.kafka_bootstrap)
+    service.log.info("slot index loaded", slots=len(slots))
+    handlers = {
+        events_pb2.RenderCompleted: functools.partial(handle_render_completed, store=service.store, slots=slots),
+        events_pb2.RenderFailed: handle_render_failed,
+    }
+    # One record at a time, in order: each decision reads the slot state the previous one left.
+    service.consume([RENDER_RESULTS], handlers, listeners=[slots])
 
 
 if __name__ == "__main__":

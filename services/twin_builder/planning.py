@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date
 
-from services.twin_builder.roster import CATALOGUE_IMAGERY, Twin
+from services.twin_builder.roster import CATALOGUE_IMAGERY, DEFAULT_POSE, Twin
 from twinwear.v1 import events_pb2
 from twinwear_runtime.events import derive_id
 
@@ -25,22 +25,30 @@ def twin_ref(twin: Twin) -> events_pb2.TwinRef:
             hip_girth_cm=twin.body.hip_girth_cm,
         ),
         consent_id=twin.consent.consent_id,
+        twin_version=twin.version,
     )
 
 
+def render_id(imagery_digest: str, twin: Twin, pose: str) -> str:
+    """One render per imagery, twin version and pose: a product version that changes only price or
+    title, or a revert to earlier imagery, asks for a render that already exists."""
+    return derive_id("render", imagery_digest, twin.twin_id, str(twin.version), pose)
+
+
 def plan_renders(
-    product: events_pb2.ProductUpserted, roster: Iterable[Twin], today: date
+    product: events_pb2.ProductUpserted, roster: Iterable[Twin], today: date, pose: str = DEFAULT_POSE
 ) -> list[events_pb2.RenderRequested]:
-    """One render of the product on each twin whose consent covers catalogue imagery today.
-    The render id is derived from product revision and twin, so planning twice plans the same renders."""
+    """One render of the product on each twin whose consent covers catalogue imagery today."""
     return [
         events_pb2.RenderRequested(
-            render_id=derive_id("render", product.sku, product.revision, twin.twin_id),
+            render_id=render_id(product.imagery_digest, twin, pose),
             sku=product.sku,
             revision=product.revision,
             twin=twin_ref(twin),
             flat_lay=product.flat_lay,
             garment_colour=product.colour,
+            product_version=product.product_version,
+            pose=pose,
         )
         for twin in roster
         if twin.consent.allows(CATALOGUE_IMAGERY, today)

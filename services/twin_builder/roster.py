@@ -20,6 +20,8 @@ MONK_SKIN_TONES: dict[int, tuple[int, int, int]] = {
 }
 
 CATALOGUE_IMAGERY = "catalogue-imagery"
+# The one pose until the twins' pose library arrives.
+DEFAULT_POSE = "front"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,8 @@ class Twin:
     monk_skin_tone: int
     body: Body
     consent: Consent
+    # +1 per change of the twin (body, tone): a changed twin is a new render.
+    version: int = 1
 
     def __post_init__(self) -> None:
         if self.monk_skin_tone not in MONK_SKIN_TONES:

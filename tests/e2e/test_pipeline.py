@@ -18,10 +18,10 @@ import pytest
 from kafka import KafkaProducer
 from PIL import Image
 
-from demo.catalogue import SampleProduct
-from demo.feed import TopicReader
-from demo.ingest_client import post_product
-from demo.local_services import INGESTION_GRPC, RunningServices, services_running
+from devkit.catalogue import SampleProduct
+from devkit.ingest_client import post_product
+from devkit.local_services import INGESTION_GRPC, RunningServices, services_running
+from devkit.topic_reader import TopicReader
 from services.twin_builder.roster import DEFAULT_ROSTER
 from twinwear.v1 import events_pb2, ingestion_pb2, ingestion_pb2_grpc
 from twinwear_runtime.storage import PUBLISHED_BUCKET

@@ -10,7 +10,7 @@ import uuid
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
-from demo.feed import TopicReader
+from devkit.topic_reader import TopicReader
 from twinwear.v1 import events_pb2
 from twinwear_runtime.events import Incoming, Outgoing, unwrap, wrap
 from twinwear_runtime.idempotency import MARKER_DAYS, ObjectStoreIdempotency

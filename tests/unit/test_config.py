@@ -15,7 +15,7 @@ def test_defaults_and_overrides_are_typed():
     config = load_config(ExampleConfig, {"TWINWEAR_MODEL_URL": "triton:8001", "TWINWEAR_MINIO_SECURE": "true"})
     assert config.ops_port == 9999
     assert config.minio_secure is True
-    assert config.retry_base_seconds == 0.2
+    assert config.retry_base_seconds == 0.5
     assert load_config(ExampleConfig, {"TWINWEAR_MODEL_URL": "x", "TWINWEAR_OPS_PORT": "9101"}).ops_port == 9101
 
 

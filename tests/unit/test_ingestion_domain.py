@@ -5,7 +5,7 @@ import json
 import pytest
 from PIL import Image
 
-from demo.catalogue import draw_flat_lay
+from devkit.catalogue import draw_flat_lay
 from services.ingestion.domain import InvalidProduct, colour_from_rgb, make_submission
 from services.ingestion.http_api import submission_from_json
 

@@ -8,13 +8,19 @@ from services.twin_builder.planning import plan_renders
 from services.twin_builder.roster import DEFAULT_ROSTER, MONK_SKIN_TONES, Body, Consent, Twin
 from twinwear.v1 import events_pb2
 from twinwear_runtime.events import Incoming, wrap
-from twinwear_runtime.retry import PermanentError
+from twinwear_runtime.faults import PermanentError
 
 TODAY = date(2026, 11, 25)
 
 
 def product(**fields) -> events_pb2.ProductUpserted:
-    values = {"sku": "TW-1", "revision": "r1", "flat_lay": events_pb2.ObjectRef(bucket="b", key="TW-1/r1.png")}
+    values = {
+        "sku": "TW-1",
+        "revision": "r1",
+        "imagery_digest": "img1",
+        "product_version": 1_764_000_000_000_000,
+        "flat_lay": events_pb2.ObjectRef(bucket="b", key="TW-1/r1.png"),
+    }
     values.update(fields)
     return events_pb2.ProductUpserted(**values)
 
@@ -24,7 +30,23 @@ def test_one_render_per_consenting_twin_with_stable_ids():
     assert [r.twin.twin_id for r in first] == [t.twin_id for t in DEFAULT_ROSTER]
     assert len({r.render_id for r in first}) == len(DEFAULT_ROSTER)
     assert [r.render_id for r in plan_renders(product(), DEFAULT_ROSTER, TODAY)] == [r.render_id for r in first]
-    assert plan_renders(product(revision="r2"), DEFAULT_ROSTER, TODAY)[0].render_id != first[0].render_id
+    assert plan_renders(product(imagery_digest="img2"), DEFAULT_ROSTER, TODAY)[0].render_id != first[0].render_id
+
+
+def test_a_change_that_keeps_the_imagery_plans_the_same_renders_under_the_new_version():
+    first = plan_renders(product(), DEFAULT_ROSTER, TODAY)
+    newer = plan_renders(product(revision="r2", product_version=1_764_000_000_000_001), DEFAULT_ROSTER, TODAY)
+    assert [r.render_id for r in newer] == [r.render_id for r in first]
+    assert {r.product_version for r in newer} == {1_764_000_000_000_001}
+
+
+def test_a_changed_twin_or_pose_is_a_new_render():
+    twin = DEFAULT_ROSTER[0]
+    [base] = plan_renders(product(), [twin], TODAY)
+    [changed] = plan_renders(product(), [replace(twin, version=2)], TODAY)
+    [side] = plan_renders(product(), [twin], TODAY, pose="side")
+    assert len({base.render_id, changed.render_id, side.render_id}) == 3
+    assert (changed.twin.twin_version, side.pose) == (2, "side")
 
 
 def test_render_request_carries_what_the_renderer_needs():
@@ -58,7 +80,15 @@ def test_the_default_roster_is_diverse_and_the_palette_complete():
         replace(DEFAULT_ROSTER[0], monk_skin_tone=11)
 
 
-def test_handler_rejects_products_it_cannot_plan():
-    incoming = Incoming(wrap(product(), producer="p", key="k", event_id="e", correlation_id="c"), product(revision=""))
-    with pytest.raises(PermanentError, match=r"ProductUpserted\.revision is empty"):
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"imagery_digest": ""}, r"ProductUpserted\.imagery_digest is empty"),
+        ({"product_version": 0}, r"ProductUpserted\.product_version must be positive"),
+    ],
+)
+def test_handler_rejects_products_it_cannot_plan(change, message):
+    bad = product(**change)
+    incoming = Incoming(wrap(bad, producer="p", key="k", event_id="e", correlation_id="c"), bad)
+    with pytest.raises(PermanentError, match=message):
         handle_product_upserted(incoming, DEFAULT_ROSTER, lambda: TODAY)

@@ -7,7 +7,7 @@ import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
-from demo.local_services import INGESTION_HTTP
+from devkit.local_services import INGESTION_HTTP
 
 
 @dataclass(frozen=True)

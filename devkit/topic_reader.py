@@ -9,8 +9,10 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.consumer.fetcher import ConsumerRecord
 
 from twinwear.v1 import events_pb2
-from twinwear_runtime.events import unwrap
-from twinwear_runtime.topics import ASSET_FEED
+from twinwear_contracts.topics import ASSET_FEED
+from twinwear_runtime.events import EventRegistry, unwrap
+
+_FEED_EVENTS = EventRegistry(ASSET_FEED.events)
 
 
 class TopicReader:
@@ -20,7 +22,9 @@ class TopicReader:
     def __init__(
         self, topic: str = ASSET_FEED.name, from_beginning: bool = False, bootstrap: str = "127.0.0.1:9092"
     ) -> None:
-        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+        self._consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap, enable_auto_commit=False, isolation_level="read_committed"
+        )
         partitions = [TopicPartition(topic, p) for p in sorted(self._consumer.partitions_for_topic(topic) or ())]
         if not partitions:
             self._consumer.close()
@@ -42,7 +46,9 @@ class TopicReader:
     def assets(self, timeout: float) -> Iterator[events_pb2.AssetPublished]:
         """Yield the AssetPublished events of the feed topic as they arrive."""
         for record in self.records(timeout):
-            _, payload = unwrap(record.value)
+            if record.value is None:  # a withdrawal's tombstone
+                continue
+            _, payload = unwrap(record.value, _FEED_EVENTS)
             assert isinstance(payload, events_pb2.AssetPublished)
             yield payload
 
