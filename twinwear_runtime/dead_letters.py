@@ -261,11 +261,11 @@ def replay(bootstrap: str, messages: Sequence[FailedMessage], dry_run: bool = Fa
     """Send each message's key, value and headers back to its original topic, with replay.of,
     unless a record replaying it is already there (at or after the dead letter's timestamp)."""
     unique = list({m.id: m for m in messages}.values())
-    replayable = [m for m in unique if m.original_topic]
     earlier: dict[str, list[tuple[int, str]]] = {}
     with _reader(bootstrap) as consumer:
-        for topic in {m.original_topic for m in replayable if m.original_topic}:
-            since = min(m.timestamp_ms for m in replayable if m.original_topic == topic)
+        # One scan per original topic, from its oldest dead letter among those asked for.
+        for topic in {m.original_topic for m in unique if m.original_topic}:
+            since = min(m.timestamp_ms for m in unique if m.original_topic == topic)
             for replay_id, found in _earlier_replays(consumer, topic, since).items():
                 earlier.setdefault(replay_id, []).extend(found)
 
