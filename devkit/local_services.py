@@ -66,6 +66,17 @@ class RunningServices:
                 process.wait()
         return process.returncode
 
+    def kill(self, name: str) -> None:
+        """SIGKILL one service, as a node failure or the OOM killer would: no clean shutdown."""
+        process = self.processes[name]
+        process.kill()
+        process.wait()
+
+    def restart(self, name: str) -> None:
+        """Start a stopped or killed service again and wait until it is ready."""
+        [service] = [s for s in SERVICES if s.name == name]
+        self.processes[name] = start_services((service,)).processes[name]
+
     def stop_all(self) -> None:
         for name in reversed(list(self.processes)):
             self.stop(name)

@@ -7,14 +7,18 @@ import re
 import signal
 import socket
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import TypeVar
 
 import structlog
 from google.protobuf.message import Message
+from kafka.errors import KafkaError
 
+from twinwear_runtime import metrics
 from twinwear_runtime.config import RuntimeConfig, load_config
 from twinwear_runtime.events import EventRegistry
+from twinwear_runtime.faults import Unavailable, backoff_seconds
 from twinwear_runtime.kafka import (
     ConsumerSettings,
     EventProducer,
@@ -30,6 +34,7 @@ from twinwear_runtime.storage import MinioObjectStore
 from twinwear_runtime.topics import Topic, ensure_topics
 
 ConfigT = TypeVar("ConfigT", bound=RuntimeConfig)
+T = TypeVar("T")
 
 
 def instance_id(config: RuntimeConfig) -> str:
@@ -47,9 +52,11 @@ class Service:
         self.log = configure_logging(name, config.log_level)
         self.health = Health()
         self._ops = start_ops_server(config.ops_port, self.health, config.bind_address)
-        ensure_topics(config.kafka_bootstrap, config.topic_replication_factor, topics)
+        self.until_available(
+            lambda: ensure_topics(config.kafka_bootstrap, config.topic_replication_factor, topics), "kafka"
+        )
         self.store = MinioObjectStore.from_config(config)
-        self.store.ensure_buckets(*buckets)
+        self.until_available(lambda: self.store.ensure_buckets(*buckets), "minio")
         self._producer: EventProducer | None = None
         self.log.info("service started", ops_port=config.ops_port)
 
@@ -65,8 +72,25 @@ class Service:
     def producer(self) -> EventProducer:
         """A producer for events written outside a consumer's transactions (requests)."""
         if self._producer is None:
-            self._producer = EventProducer(self.config.kafka_bootstrap, self.name)
+            self._producer = self.until_available(
+                lambda: EventProducer(self.config.kafka_bootstrap, self.name), "kafka"
+            )
         return self._producer
+
+    def until_available(self, call: Callable[[], T], dependency: str) -> T:
+        """Run a start-up step, waiting out a dependency that is down (not ready, still live)
+        instead of exiting into a crash loop."""
+        attempt = 0
+        while True:
+            try:
+                return call()
+            except (Unavailable, KafkaError, OSError) as error:
+                attempt += 1
+                delay = backoff_seconds(attempt, self.config.retry_base_seconds, self.config.retry_cap_seconds)
+                metrics.DEPENDENCY_WAITS.labels(self.name, dependency).inc()
+                self.log.warning("waiting for a dependency", dependency=dependency, error=str(error), delay_s=delay)
+                self.health.beat()
+                time.sleep(delay)
 
     def on_stop_signal(self, stop: Callable[[], None]) -> None:
         """Call ``stop`` on SIGTERM (Kubernetes) or SIGINT (Ctrl-C)."""

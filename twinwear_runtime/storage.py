@@ -142,6 +142,10 @@ class MinioObjectStore:
         return self._client.stat_object(bucket, key).content_type or ""
 
     @_translating_errors
+    def list_keys(self, bucket: str, prefix: str) -> list[str]:
+        return [o.object_name for o in self._client.list_objects(bucket, prefix=prefix, recursive=True)]
+
+    @_translating_errors
     def metadata(self, bucket: str, key: str) -> dict[str, str]:
         """User metadata of an object, names lower-cased without the x-amz-meta- prefix."""
         stat = self._client.stat_object(bucket, key)

@@ -21,7 +21,7 @@ class PublisherConfig(RuntimeConfig):
 
 def main() -> None:
     service, config = Service.start("publisher", PublisherConfig, [RENDER_RESULTS, ASSET_FEED], [PUBLISHED_BUCKET])
-    slots = load_slot_index(config.kafka_bootstrap)
+    slots = service.until_available(lambda: load_slot_index(config.kafka_bootstrap), "kafka")
     service.log.info("slot index loaded", slots=len(slots))
     handlers = {
         events_pb2.RenderCompleted: functools.partial(handle_render_completed, store=service.store, slots=slots),

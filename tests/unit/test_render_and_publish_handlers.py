@@ -1,0 +1,163 @@
+"""Render's and the publisher's handlers against in-memory stand-ins for MinIO and Triton."""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from services.publisher.handlers import handle_render_completed, handle_render_failed
+from services.publisher.slots import SlotAsset, SlotIndex
+from services.render.handlers import FlatLayCache, handle_render_requested
+from twinwear.v1 import events_pb2
+from twinwear_contracts.buckets import FLAT_LAYS_BUCKET, PUBLISHED_BUCKET, RENDERS_BUCKET
+from twinwear_runtime.events import Incoming, wrap
+from twinwear_runtime.faults import PermanentError
+from twinwear_runtime.storage import MissingObject
+
+
+class MemoryStore:
+    def __init__(self) -> None:
+        self.objects: dict[tuple[str, str], tuple[bytes, str, dict[str, str]]] = {}
+        self.gets = 0
+
+    def put(self, bucket, key, data, content_type, metadata=None):
+        self.objects[(bucket, key)] = (data, content_type, dict(metadata or {}))
+        return events_pb2.ObjectRef(bucket=bucket, key=key, content_type=content_type, size_bytes=len(data))
+
+    def get(self, ref):
+        self.gets += 1
+        if (ref.bucket, ref.key) not in self.objects:
+            raise MissingObject(f"{ref.bucket}/{ref.key} does not exist")
+        return self.objects[(ref.bucket, ref.key)][0]
+
+    def exists(self, bucket, key):
+        return (bucket, key) in self.objects
+
+    def copy(self, source, bucket, key, metadata):
+        data, content_type, _ = self.objects[(source.bucket, source.key)]
+        return self.put(bucket, key, data, content_type, metadata)
+
+
+class CountingRenderer:
+    model_name = "garment_on_twin"
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def infer(self, inputs, output_names):
+        self.calls += 1
+        return {"IMAGE": np.full((8, 6, 3), 200, dtype=np.uint8)}
+
+
+def png(colour=(30, 90, 200), size=(32, 32)) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", size, colour).save(out, format="PNG")
+    return out.getvalue()
+
+
+def incoming(payload) -> Incoming:
+    return Incoming(wrap(payload, producer="t", key="k", event_id="e", correlation_id="c"), payload)
+
+
+def request(store: MemoryStore, render_id="r1", twin="twin-a", version=1, flat_lay: bytes | None = None):
+    flat = store.put(FLAT_LAYS_BUCKET, "TW-1/x.png", flat_lay if flat_lay is not None else png(), "image/png")
+    flat.sha256 = "sha-of-flat-lay"
+    return events_pb2.RenderRequested(
+        render_id=render_id,
+        sku="TW-1",
+        product_version=version,
+        pose="front",
+        flat_lay=flat,
+        twin=events_pb2.TwinRef(twin_id=twin, consent_id="consent-a"),
+    )
+
+
+def render(store, renderer, cache, req):
+    return handle_render_requested(incoming(req), store, renderer, cache)
+
+
+def test_a_render_is_made_once_and_reused_by_later_versions():
+    store, renderer = MemoryStore(), CountingRenderer()
+    cache = FlatLayCache(store)
+    [first] = render(store, renderer, cache, request(store, version=1))
+    [again] = render(store, renderer, cache, request(store, version=2))
+    assert renderer.calls == 1
+    assert (first.payload.cached, again.payload.cached) == (False, True)
+    assert again.payload.product_version == 2 and again.payload.image.key == first.payload.image.key
+    assert (first.payload.width, first.payload.height) == (6, 8)
+    assert store.objects[(RENDERS_BUCKET, first.payload.image.key)][1] == "image/png"
+
+
+def test_the_flat_lay_is_fetched_and_decoded_once_for_every_twin():
+    store, renderer = MemoryStore(), CountingRenderer()
+    cache = FlatLayCache(store)
+    for twin in ("twin-a", "twin-b", "twin-c"):
+        render(store, renderer, cache, request(store, render_id=f"r-{twin}", twin=twin))
+    flat_lay_gets = store.gets - 3  # each render first looks for its cached image
+    assert renderer.calls == 3 and flat_lay_gets == 1
+
+
+def test_an_unreadable_flat_lay_is_a_render_failed_event_a_merchandiser_can_act_on():
+    store = MemoryStore()
+    [outcome] = render(store, CountingRenderer(), FlatLayCache(store), request(store, flat_lay=b"not an image"))
+    assert isinstance(outcome.payload, events_pb2.RenderFailed)
+    assert outcome.payload.code == "flat_lay_unreadable"
+    assert "cannot be decoded" in outcome.payload.reason
+
+
+def test_a_flat_lay_outside_the_flat_lays_bucket_is_refused():
+    store = MemoryStore()
+    forged = request(store)
+    forged.flat_lay.bucket = PUBLISHED_BUCKET
+    with pytest.raises(PermanentError, match="flat_lay must be in"):
+        render(store, CountingRenderer(), FlatLayCache(store), forged)
+
+
+def completed(store: MemoryStore, render_id="r1", version=1, bucket=RENDERS_BUCKET) -> events_pb2.RenderCompleted:
+    image = store.put(bucket, f"TW-1/{render_id}.png", png(), "image/png")
+    return events_pb2.RenderCompleted(
+        render_id=render_id, sku="TW-1", twin_id="twin-a", pose="front", product_version=version, image=image
+    )
+
+
+def publish(store, slots, render_completed):
+    return handle_render_completed(incoming(render_completed), store, slots)
+
+
+def test_the_newest_version_wins_its_slot_and_older_or_repeated_results_publish_nothing():
+    store, slots = MemoryStore(), SlotIndex()
+    [first] = publish(store, slots, completed(store, "r1", version=1))
+    slots.committed()
+    assert first.key == "TW-1/twin-a/front" and first.payload.slot == first.key
+    assert publish(store, slots, completed(store, "r1", version=1)) == []  # replayed
+    [newer] = publish(store, slots, completed(store, "r2", version=3))
+    slots.committed()
+    assert publish(store, slots, completed(store, "r1", version=2)) == []  # stale
+    [revert] = publish(store, slots, completed(store, "r1", version=4))  # back to r1, newer version
+    assert revert.payload.asset_id == first.payload.asset_id != newer.payload.asset_id
+    _, content_type, metadata = store.objects[(PUBLISHED_BUCKET, revert.payload.image.key)]
+    assert content_type == "image/png" and metadata["ai-generated"] == "true"
+
+
+def test_an_aborted_batch_leaves_no_trace_in_the_slot_state():
+    store, slots = MemoryStore(), SlotIndex()
+    publish(store, slots, completed(store, "r1", version=1))
+    slots.aborted()  # the transaction holding the feed event never committed
+    assert slots.current("TW-1/twin-a/front") is None
+    [published] = publish(store, slots, completed(store, "r1", version=1))
+    slots.committed()
+    assert slots.current("TW-1/twin-a/front") == SlotAsset(1, published.payload.asset_id)
+
+
+def test_the_publisher_reads_only_from_the_renders_bucket():
+    store = MemoryStore()
+    with pytest.raises(PermanentError, match="must be in twinwear-renders"):
+        publish(store, SlotIndex(), completed(store, bucket=FLAT_LAYS_BUCKET))
+
+
+def test_a_failed_render_publishes_nothing():
+    failed = events_pb2.RenderFailed(render_id="r", sku="TW-1", code="flat_lay_unreadable", reason="x")
+    assert handle_render_failed(incoming(failed)) == []
