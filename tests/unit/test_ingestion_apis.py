@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import socket
+import threading
+import time
 from collections.abc import AsyncIterator
 
 import grpc
@@ -13,9 +16,9 @@ import pytest
 from devkit.catalogue import draw_flat_lay
 from services.ingestion.accept import Accepted
 from services.ingestion.domain import InvalidProduct, ProductSubmission
-from services.ingestion.grpc_api import IngestionServicer
+from services.ingestion.grpc_api import IngestionServicer, start_grpc_api
 from services.ingestion.http_api import HttpLimits, products_app
-from twinwear.v1 import events_pb2, ingestion_pb2
+from twinwear.v1 import events_pb2, ingestion_pb2, ingestion_pb2_grpc
 from twinwear_runtime.faults import Unavailable
 
 PNG = draw_flat_lay("tee", "solid", "#336699")
@@ -122,3 +125,30 @@ def test_grpc_maps_each_failure_to_its_code(error, code, details):
     context = upsert(failing(error))
     assert context.code == code
     assert context.details.startswith(details)
+
+
+def test_grpc_past_its_concurrency_bound_is_resource_exhausted():
+    release = threading.Event()
+
+    def slow(submission: ProductSubmission) -> Accepted:
+        release.wait(10)
+        return accepting()(submission)
+
+    with socket.socket() as probe:  # a free port on loopback
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = start_grpc_api(port, slow, "127.0.0.1", max_in_flight=1)
+    request = ingestion_pb2.UpsertProductRequest(sku="TW-1", title="Tee", colour=events_pb2.Rgb(), flat_lay_image=PNG)
+    try:
+        with grpc.insecure_channel(f"127.0.0.1:{port}") as channel:
+            stub = ingestion_pb2_grpc.IngestionServiceStub(channel)
+            first = stub.UpsertProduct.future(request, timeout=10)
+            time.sleep(0.5)  # the first call holds the only slot
+            with pytest.raises(grpc.RpcError) as refused:
+                stub.UpsertProduct(request, timeout=10)
+            release.set()
+            assert first.result().created
+    finally:
+        release.set()
+        server.stop(grace=None)
+    assert refused.value.code() == grpc.StatusCode.RESOURCE_EXHAUSTED
