@@ -8,7 +8,7 @@ import threading
 
 from services.ingestion.accept import SERVICE, StoredProductVersions, accept_product
 from services.ingestion.grpc_api import start_grpc_api
-from services.ingestion.http_api import start_http_api
+from services.ingestion.http_api import HttpLimits, start_http_api
 from twinwear_contracts.buckets import FLAT_LAYS_BUCKET, STATE_BUCKET
 from twinwear_contracts.topics import PRODUCTS
 from twinwear_runtime.config import RuntimeConfig, env
@@ -20,6 +20,11 @@ class IngestionConfig(RuntimeConfig):
     ops_port: int = env("TWINWEAR_OPS_PORT", 9101)
     http_port: int = env("TWINWEAR_HTTP_PORT", 8080)
     grpc_port: int = env("TWINWEAR_GRPC_PORT", 50051)
+    # Requests handled at once; past them HTTP answers 503 with Retry-After, gRPC RESOURCE_EXHAUSTED.
+    http_max_in_flight: int = env("TWINWEAR_HTTP_MAX_IN_FLIGHT", 32)
+    grpc_max_in_flight: int = env("TWINWEAR_GRPC_MAX_IN_FLIGHT", 16)
+    http_max_connections: int = env("TWINWEAR_HTTP_MAX_CONNECTIONS", 1024)
+    http_body_timeout_seconds: float = env("TWINWEAR_HTTP_BODY_TIMEOUT_SECONDS", 30.0)
 
 
 def main() -> None:
@@ -27,8 +32,13 @@ def main() -> None:
     accept = functools.partial(
         accept_product, store=service.store, sink=service.producer, versions=StoredProductVersions(service.store)
     )
-    http = start_http_api(config.http_port, accept, config.bind_address)
-    grpc_server = start_grpc_api(config.grpc_port, accept, config.bind_address)
+    limits = HttpLimits(
+        max_in_flight=config.http_max_in_flight,
+        body_timeout_seconds=config.http_body_timeout_seconds,
+        max_connections=config.http_max_connections,
+    )
+    http = start_http_api(config.http_port, accept, config.bind_address, limits)
+    grpc_server = start_grpc_api(config.grpc_port, accept, config.bind_address, config.grpc_max_in_flight)
     stopped = threading.Event()
     service.on_stop_signal(stopped.set)
     service.health.set_ready()

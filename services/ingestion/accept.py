@@ -9,15 +9,19 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Protocol
 
+import structlog
+
 from services.ingestion.domain import ProductSubmission
 from twinwear.v1 import events_pb2
 from twinwear_contracts.buckets import FLAT_LAYS_BUCKET, STATE_BUCKET
 from twinwear_contracts.topics import PRODUCTS
 from twinwear_runtime.events import derive_id, wrap
+from twinwear_runtime.faults import Unavailable, as_unavailable
 from twinwear_runtime.kafka import EventSink
 from twinwear_runtime.storage import MissingObject, ObjectStore
 
 SERVICE = "ingestion"
+log = structlog.get_logger()
 
 
 @dataclass(frozen=True)
@@ -109,3 +113,14 @@ def accept_product(
     sink.publish([(PRODUCTS.name, envelope)])
     versions.record(submission.sku, NewestVersion(version, submission.revision, event_id))
     return Accepted(submission.sku, submission.revision, event_id, True, version)
+
+
+def failure_cause(error: Exception) -> Unavailable | None:
+    """Log why accepting failed; return the dependency that is down (the caller should retry), or
+    None for a bug. Call it from the ``except`` block, so that a bug is logged with its traceback."""
+    unavailable = as_unavailable(error)
+    if unavailable is None:
+        log.exception("product not accepted: unexpected error")
+    else:
+        log.warning("product not accepted", dependency=unavailable.dependency, error=str(unavailable))
+    return unavailable

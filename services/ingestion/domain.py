@@ -5,12 +5,19 @@ from __future__ import annotations
 import hashlib
 import io
 import re
+import threading
 from dataclasses import dataclass
 
 from PIL import Image, UnidentifiedImageError
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024
-MAX_IMAGE_SIDE = 4096
+MIN_IMAGE_SIDE = 16
+MAX_IMAGE_SIDE = 8192
+MAX_IMAGE_PIXELS = 40_000_000
+# Pillow checks its own budget when it reads the header; twice it raises DecompressionBombError.
+Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
+# A full decode of a 40-megapixel image takes up to 160 MB: bound how many run at once.
+_DECODES = threading.BoundedSemaphore(4)
 _SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg"}
@@ -66,6 +73,10 @@ def _text(field: str, value: object, max_length: int, required: bool = True) -> 
         return ""
     if not isinstance(value, str):
         raise InvalidProduct(field, "must be a string")
+    try:
+        value.encode()
+    except UnicodeEncodeError:  # a JSON escape such as \ud800 gives a lone surrogate, which no event can carry
+        raise InvalidProduct(field, "must be valid Unicode text") from None
     value = value.strip()
     if required and not value:
         raise InvalidProduct(field, "is required")
@@ -81,22 +92,40 @@ def parse_colour(value: object, field: str = "colour") -> tuple[int, int, int]:
 
 
 def check_flat_lay(data: bytes, field: str = "flat_lay") -> str:
-    """Check the bytes are a PNG or JPEG of sane size; return its content type."""
+    """Check the bytes are a whole PNG or JPEG of sane size; return its content type. The size is
+    checked from the header before anything is decoded, then the pixels are decoded in full so
+    that a truncated or corrupt file is refused here rather than by the renderer."""
     if not data:
         raise InvalidProduct(field, "is required")
     if len(data) > MAX_IMAGE_BYTES:
         raise InvalidProduct(field, f"is larger than {MAX_IMAGE_BYTES // (1024 * 1024)} MiB")
     try:
-        with Image.open(io.BytesIO(data)) as image:
-            image_format, size = image.format, image.size
-            image.verify()
-    except (UnidentifiedImageError, OSError, SyntaxError):
-        raise InvalidProduct(field, "is not a readable PNG or JPEG image") from None
+        # Only the two parsers we accept ever see the bytes.
+        with Image.open(io.BytesIO(data), formats=list(_IMAGE_TYPES)) as image:
+            _check_header(image.format, image.size, field)
+            with _DECODES:
+                image.load()
+            return _IMAGE_TYPES[image.format]
+    except Image.DecompressionBombError:
+        raise InvalidProduct(field, f"has more than {MAX_IMAGE_PIXELS // 1_000_000} megapixels") from None
+    except UnidentifiedImageError:
+        raise InvalidProduct(field, "must be a PNG or JPEG image") from None
+    except InvalidProduct:
+        raise
+    except Exception:  # noqa: BLE001 - Pillow raises many types (OSError, SyntaxError, ValueError...) on bad files
+        raise InvalidProduct(field, "is not a readable PNG or JPEG image: truncated or corrupt") from None
+
+
+def _check_header(image_format: str | None, size: tuple[int, int], field: str) -> None:
     if image_format not in _IMAGE_TYPES:
         raise InvalidProduct(field, f"must be PNG or JPEG, got {image_format}")
-    if max(size) > MAX_IMAGE_SIDE or min(size) < 16:
-        raise InvalidProduct(field, f"must be between 16 and {MAX_IMAGE_SIDE} pixels a side, got {size[0]}x{size[1]}")
-    return _IMAGE_TYPES[image_format]
+    width, height = size
+    if width * height > MAX_IMAGE_PIXELS:
+        raise InvalidProduct(field, f"has more than {MAX_IMAGE_PIXELS // 1_000_000} megapixels, got {width}x{height}")
+    if max(size) > MAX_IMAGE_SIDE or min(size) < MIN_IMAGE_SIDE:
+        raise InvalidProduct(
+            field, f"must be between {MIN_IMAGE_SIDE} and {MAX_IMAGE_SIDE} pixels a side, got {width}x{height}"
+        )
 
 
 # Versions are microseconds since the epoch: from 2000-01-01 to 2200-01-01.
@@ -106,10 +135,12 @@ MAX_PRODUCT_VERSION = 7_258_118_400_000_000
 
 def parse_product_version(value: object, field: str = "product_version") -> int:
     """An optional version: 0 when absent, else microseconds since the epoch."""
-    if value is None or value == 0:
+    if value is None:
         return 0
     if isinstance(value, bool) or not isinstance(value, int):
         raise InvalidProduct(field, "must be an integer: microseconds since the epoch")
+    if value == 0:
+        return 0
     if not MIN_PRODUCT_VERSION <= value <= MAX_PRODUCT_VERSION:
         raise InvalidProduct(field, "must be microseconds since the epoch, between the years 2000 and 2200")
     return value

@@ -1,19 +1,33 @@
-"""JSON over HTTP: ``POST /v1/products``. Errors are 4xx with a body that names the field."""
+"""JSON over HTTP: ``POST /v1/products``, a Starlette app served by uvicorn on a thread.
+
+Answers: 202 when the product made a new event, 200 when it changed nothing (a duplicate or a
+stale version); 4xx with a body naming the ``field`` for a client's mistake; 503 with
+``Retry-After`` when the service is saturated or Kafka or MinIO is down.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
+import contextvars
 import dataclasses
 import json
 import threading
+import time
 from collections.abc import Callable
 from http import HTTPStatus
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import structlog
+import uvicorn
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
-from services.ingestion.accept import Accepted
+from services.ingestion.accept import Accepted, failure_cause
 from services.ingestion.domain import (
     InvalidProduct,
     ProductSubmission,
@@ -23,19 +37,32 @@ from services.ingestion.domain import (
 )
 
 MAX_BODY_BYTES = 30 * 1024 * 1024  # a 20 MiB image grows by a third in base64
+OVERLOADED_RETRY_SECONDS = 1
+UNAVAILABLE_RETRY_SECONDS = 5
 log = structlog.get_logger()
 
 
-def submission_from_json(body: bytes) -> ProductSubmission:
+@dataclasses.dataclass(frozen=True)
+class HttpLimits:
+    # Requests read, checked or accepted at once; each holds at most max_body_bytes of body.
+    max_in_flight: int = 32
+    # Time allowed for the whole body to arrive, against clients that trickle it.
+    body_timeout_seconds: float = 30.0
+    # Open connections uvicorn serves; past them it answers a bare 503 rather than resetting.
+    max_connections: int = 1024
+    max_body_bytes: int = MAX_BODY_BYTES
+
+
+def submission_from_json(body: bytes | bytearray) -> ProductSubmission:
     """Parse the request body. Example::
 
     {"sku": "TW-TEE-001", "title": "Linen tee", "category": "tops", "colour": "#1f6feb",
-     "flat_lay": {"data_base64": "<PNG or JPEG>"}, "source": "akeneo"}
+     "flat_lay": {"data_base64": "<PNG or JPEG>"}, "source": "akeneo", "product_version": 1767225600000000}
     """
     try:
         document = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidProduct("body", f"is not valid JSON: {error}") from None
+    except (ValueError, RecursionError) as error:  # bad JSON or UTF-8, an int too long, nesting too deep
+        raise InvalidProduct("body", f"is not valid JSON: {type(error).__name__}") from None
     if not isinstance(document, dict):
         raise InvalidProduct("body", "must be a JSON object")
     flat_lay = document.get("flat_lay")
@@ -56,47 +83,145 @@ def submission_from_json(body: bytes) -> ProductSubmission:
     )
 
 
+def _error(
+    status: HTTPStatus, error: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    document = {"error": error, "message": message} | ({"field": field} if field else {})
+    return JSONResponse(document, status_code=status, headers=headers)
+
+
+def _body_refused(status: HTTPStatus, error: str, message: str) -> JSONResponse:
+    # The rest of the body is never read, so the connection cannot carry another request.
+    return _error(status, error, f"body: {message}", field="body", headers={"Connection": "close"})
+
+
+class TooLarge(Exception):
+    pass
+
+
+class ProductsApi:
+    def __init__(self, accept: Callable[[ProductSubmission], Accepted], limits: HttpLimits) -> None:
+        self._accept = accept
+        self._limits = limits
+        # Only touched on the event loop's thread.
+        self._in_flight = 0
+
+    async def post(self, request: Request) -> Response:
+        if self._in_flight >= self._limits.max_in_flight:
+            return _error(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                "overloaded",
+                "too many requests in flight, try again later",
+                headers={"Retry-After": str(OVERLOADED_RETRY_SECONDS)},
+            )
+        self._in_flight += 1
+        try:
+            return await self._post(request)
+        finally:
+            self._in_flight -= 1
+
+    async def _post(self, request: Request) -> Response:
+        limit_mib = self._limits.max_body_bytes // (1024 * 1024)
+        try:
+            body = await self._read_body(request)
+        except TooLarge:
+            return _body_refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "too_large", f"is larger than {limit_mib} MiB")
+        except TimeoutError:
+            timeout = self._limits.body_timeout_seconds
+            return _body_refused(HTTPStatus.REQUEST_TIMEOUT, "timeout", f"did not arrive within {timeout:g} s")
+        except ClientDisconnect:
+            return _body_refused(HTTPStatus.BAD_REQUEST, "incomplete", "the client went away before sending it")
+        return await run_in_threadpool(self._submit, body)
+
+    async def _read_body(self, request: Request) -> bytearray:
+        """The body, read chunk by chunk; raises TooLarge as soon as it passes the limit, whatever
+        Content-Length claims, and TimeoutError when it has not all arrived in time."""
+        limit = self._limits.max_body_bytes
+        declared = request.headers.get("content-length", "")
+        if declared.isascii() and declared.isdigit() and int(declared) > limit:
+            raise TooLarge
+        body = bytearray()
+        async with asyncio.timeout(self._limits.body_timeout_seconds):
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > limit:
+                    raise TooLarge
+        return body
+
+    def _submit(self, body: bytearray) -> Response:
+        """Parse and accept the product; blocking (image decode, MinIO, Kafka), so run on a worker thread."""
+        try:
+            accepted = self._accept(submission_from_json(body))
+        except InvalidProduct as error:
+            log.info("product rejected", field=error.field, reason=error.message)
+            return _error(HTTPStatus.BAD_REQUEST, "invalid_field", str(error), field=error.field)
+        except Exception as error:  # noqa: BLE001 - a bug must not take the server down; the caller sees 500
+            unavailable = failure_cause(error)
+            if unavailable is None:
+                return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal", "unexpected error, reported")
+            return _error(
+                HTTPStatus.SERVICE_UNAVAILABLE,
+                "unavailable",
+                f"{unavailable.dependency} is unavailable, try again later",
+                headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)},
+            )
+        status = HTTPStatus.ACCEPTED if accepted.created else HTTPStatus.OK
+        return JSONResponse(dataclasses.asdict(accepted), status_code=status)
+
+
+async def _no_route(request: Request, error: Exception) -> Response:
+    """404 and 405 as JSON, like every other answer."""
+    assert isinstance(error, HTTPException)  # registered for HTTPException only
+    message = f"no route for {request.method} {request.url.path}"
+    return _error(HTTPStatus(error.status_code), "no_route", message, headers=error.headers)
+
+
+def products_app(accept: Callable[[ProductSubmission], Accepted], limits: HttpLimits) -> Starlette:
+    api = ProductsApi(accept, limits)
+    return Starlette(
+        routes=[Route("/v1/products", api.post, methods=["POST"])],
+        exception_handlers={HTTPException: _no_route},
+    )
+
+
+class HttpApi:
+    """The uvicorn server on its thread."""
+
+    def __init__(self, server: uvicorn.Server, thread: threading.Thread) -> None:
+        self._server = server
+        self._thread = thread
+
+    def shutdown(self) -> None:
+        """Stop accepting, let in-flight requests finish (their events are then durable), stop."""
+        self._server.should_exit = True
+        self._thread.join()
+
+
 def start_http_api(
-    port: int, accept: Callable[[ProductSubmission], Accepted], host: str = "0.0.0.0"
-) -> ThreadingHTTPServer:
-    class ProductsHandler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            if self.path.rstrip("/") != "/v1/products":
-                self._json(HTTPStatus.NOT_FOUND, {"error": "not_found", "message": f"no route for POST {self.path}"})
-                return
-            length_header = self.headers.get("Content-Length") or "0"
-            if not length_header.isdigit():
-                self._json(HTTPStatus.BAD_REQUEST, {"error": "invalid_field", "field": "Content-Length"})
-                return
-            length = int(length_header)
-            if length > MAX_BODY_BYTES:
-                self._json(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, {"error": "too_large", "field": "body"})
-                return
-            try:
-                accepted = accept(submission_from_json(self.rfile.read(length)))
-            except InvalidProduct as error:
-                log.info("product rejected", field=error.field, reason=error.message)
-                self._json(
-                    HTTPStatus.BAD_REQUEST, {"error": "invalid_field", "field": error.field, "message": str(error)}
-                )
-                return
-            except Exception:
-                log.exception("product not accepted")
-                self._json(HTTPStatus.SERVICE_UNAVAILABLE, {"error": "unavailable", "message": "try again later"})
-                return
-            self._json(HTTPStatus.ACCEPTED, dataclasses.asdict(accepted))
-
-        def _json(self, status: HTTPStatus, document: dict[str, object]) -> None:
-            body = json.dumps(document).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(body)))
-            self.end_headers()
-            self.wfile.write(body)
-
-        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - structlog logs the outcome
-            return
-
-    server = ThreadingHTTPServer((host, port), ProductsHandler)
-    threading.Thread(target=server.serve_forever, name="http-api", daemon=True).start()
-    return server
+    port: int, accept: Callable[[ProductSubmission], Accepted], host: str = "0.0.0.0", limits: HttpLimits | None = None
+) -> HttpApi:
+    """Serve the API on a thread; return once it listens. Raises RuntimeError when it cannot."""
+    limits = limits or HttpLimits()
+    config = uvicorn.Config(
+        products_app(accept, limits),
+        host=host,
+        port=port,
+        loop="asyncio",
+        http="h11",
+        lifespan="off",
+        log_config=None,  # keep the service's logging; uvicorn logs through stdlib loggers
+        access_log=False,
+        backlog=2048,
+        limit_concurrency=limits.max_connections,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=int(limits.body_timeout_seconds) + 30,
+    )
+    server = uvicorn.Server(config)
+    # The copied context carries the log fields bound so far (the service name) into the server's thread.
+    thread = threading.Thread(target=contextvars.copy_context().run, args=(server.run,), name="http-api", daemon=True)
+    thread.start()
+    while not server.started:
+        if not thread.is_alive():
+            raise RuntimeError(f"the HTTP API could not listen on {host}:{port}")
+        time.sleep(0.05)
+    return HttpApi(server, thread)
