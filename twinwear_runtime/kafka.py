@@ -265,6 +265,10 @@ class ConsumerSettings:
     # replaced after this long.
     session_timeout_ms: int = 10_000
     max_poll_interval_ms: int = 300_000
+    # A batch stops taking records after this long and commits what it has, well inside both the
+    # poll interval and the transaction timeout (past which the broker aborts the transaction).
+    batch_seconds: float = 30.0
+    transaction_timeout_ms: int = 120_000
 
 
 class TransactionListener(Protocol):
@@ -362,7 +366,7 @@ class TransactionalConsumer:
             producer = KafkaProducer(
                 **producer_settings(self._bootstrap, f"twinwear-{self._service}"),
                 transactional_id=self._transactional_id,
-                transaction_timeout_ms=60_000,
+                transaction_timeout_ms=self._settings.transaction_timeout_ms,
             )
             try:
                 producer.init_transactions()
@@ -390,7 +394,7 @@ class TransactionalConsumer:
         assert producer is not None
         records = [record for partition_records in batch.values() for record in partition_records]
         attempts = {id(r): self._attempts_before(r) + 1 for r in records}
-        deadline = time.monotonic() + self._settings.max_poll_interval_ms / 3000
+        deadline = time.monotonic() + self._settings.batch_seconds
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         failure: tuple[Record, Exception] | None = None
         outcomes = self._outcomes(records, attempts)
@@ -405,6 +409,7 @@ class TransactionalConsumer:
                 for produced in outcome:
                     producer.send(produced.topic, key=produced.key, value=produced.value, headers=produced.headers)
                 offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+                self._health.set_ready()  # a record went through: its dependencies answer
                 if self._stop.is_set() or time.monotonic() > deadline:
                     break
             if failure and isinstance(failure[1], HandlerFailed):

@@ -117,6 +117,7 @@ def faults(services: RunningServices) -> Iterator[tuple[str, Callable[[], None]]
     yield "stop MinIO for 30 s", stop_minio
 
 
+@pytest.mark.timeout(900)
 def test_nothing_is_lost_or_duplicated_through_crashes_and_outages(stack, store):
     run = uuid.uuid4().hex[:6]
     catalogue = load_catalogue()
