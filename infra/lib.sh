@@ -54,6 +54,10 @@ daemon_running() {
   [ "$started" -le $(($(stat -c %Y "$(pid_file "$1")") + 10)) ]
 }
 
+# The environment variable that marks every process of daemon NAME, the daemon's helpers included
+# (children inherit it), so stop_daemon can find them after the daemon itself is gone.
+daemon_marker() { printf 'TWINWEAR_STACK_DAEMON=%s/%s' "$RUN_DIR" "$1"; }
+
 # start_daemon NAME CMD [ARGS...]: runs CMD detached in its own session (so it outlives this shell
 # and a terminal hang-up), output appended to $LOG_DIR/NAME.log, pid in $RUN_DIR/NAME.pid.
 # CMD must exec the server itself (no wrapper that forks), so the pid is the server's.
@@ -66,34 +70,81 @@ start_daemon() {
   # The subshell has no job control, so the background child is never a process-group leader and
   # setsid(1) can call setsid() in place instead of forking: $! stays the server's pid.
   (
+    export "$(daemon_marker "$name")"
     setsid nohup "$@" >>"$log" 2>&1 </dev/null &
     echo $! >"$(pid_file "$name")"
   )
 }
 
-# stop_daemon NAME: SIGTERM, wait up to 20 s for a clean shutdown, then SIGKILL the whole session
-# (process group) so no helper processes are left behind.
-stop_daemon() {
-  local name=$1 pid i
-  if ! daemon_running "$name"; then
-    rm -f "$(pid_file "$name")"
-    return 0
-  fi
-  pid=$(daemon_pid "$name")
-  kill -TERM "$pid" 2>/dev/null || true
-  for ((i = 0; i < 40; i++)); do
-    pid_alive "$pid" || break
-    sleep 0.5
+# daemon_processes NAME [SID]: prints the pids of live processes that carry daemon NAME's marker
+# (see daemon_marker), i.e. the daemon and whatever it started, even if they left its session or
+# were reparented, plus, given SID, the members of session SID (for a daemon started before the
+# marker existed). A recycled pid cannot match the marker, which names this stack's run directory;
+# processes of other users cannot be read and are skipped.
+daemon_processes() {
+  local sid=${2:-} f pid stat marked
+  # One grep over every environ (no fork per process): the files that hold the marker line.
+  marked=" $(grep -lzxF -- "$(daemon_marker "$1")" /proc/[0-9]*/environ 2>/dev/null | tr '\n' ' ' || true) "
+  for f in /proc/[0-9]*/stat; do
+    pid=${f#/proc/}
+    pid=${pid%/stat}
+    { read -r stat <"$f"; } 2>/dev/null || continue
+    stat=${stat##*) } # "state ppid pgrp session ..."
+    [ "${stat%% *}" != Z ] || continue
+    # shellcheck disable=SC2086 # word-split the fields
+    set -- $stat
+    if [ "$4" = "$sid" ] || [[ $marked == *" /proc/$pid/environ "* ]]; then
+      echo "$pid"
+    fi
   done
-  if pid_alive "$pid"; then
-    log_step "$name (pid $pid) still running after 20 s; sending SIGKILL"
-    kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
-    for ((i = 0; i < 10; i++)); do
+}
+
+# stop_daemon NAME: SIGTERM, wait up to 20 s for a clean shutdown, then SIGKILL the whole session
+# (process group). Then the helpers the daemon leaves behind: Triton's python backend stubs, for
+# one, ignore SIGTERM and outlive the server. They get SIGTERM, 2 s, then SIGKILL.
+stop_daemon() {
+  local name=$1 pid="" i
+  if daemon_running "$name"; then
+    pid=$(daemon_pid "$name")
+    kill -TERM "$pid" 2>/dev/null || true
+    for ((i = 0; i < 40; i++)); do
       pid_alive "$pid" || break
       sleep 0.5
     done
+    if pid_alive "$pid"; then
+      log_step "$name (pid $pid) still running after 20 s; sending SIGKILL"
+      kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+      for ((i = 0; i < 10; i++)); do
+        pid_alive "$pid" || break
+        sleep 0.5
+      done
+    fi
   fi
+  stop_leftovers "$name" "$pid"
   rm -f "$(pid_file "$name")"
+}
+
+# stop_leftovers NAME [SID]: stops what daemon_processes NAME [SID] prints.
+stop_leftovers() {
+  local name=$1 sid=${2:-} pids i
+  pids=$(daemon_processes "$name" "$sid")
+  [ -n "$pids" ] || return 0
+  log_step "$name: stopping processes it left behind: $(echo $pids)"
+  # shellcheck disable=SC2086 # one pid per word
+  kill -TERM $pids 2>/dev/null || true
+  for ((i = 0; i < 20; i++)); do
+    pids=$(daemon_processes "$name" "$sid")
+    [ -n "$pids" ] || return 0
+    sleep 0.1
+  done
+  log_step "$name: sending SIGKILL to $(echo $pids)"
+  # shellcheck disable=SC2086
+  kill -KILL $pids 2>/dev/null || true
+  for ((i = 0; i < 20; i++)); do
+    [ -n "$(daemon_processes "$name" "$sid")" ] || return 0
+    sleep 0.1
+  done
+  log_step "$name: WARNING: still running: $(echo $(daemon_processes "$name" "$sid"))" >&2
 }
 
 # wait_until TIMEOUT_S NAME CMD [ARGS...]: polls CMD every 0.5 s until it succeeds. Gives up early

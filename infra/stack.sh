@@ -6,7 +6,8 @@
 # up      installs what is missing (cached under $STACK_DIR/cache), starts each server unless it is
 #         already running, and waits until it is healthy; a server that does not become healthy
 #         fails the command with the tail of its log.
-# down    stops the servers in reverse order (SIGTERM, then SIGKILL after 20 s).
+# down    stops the servers in reverse order (SIGTERM, then SIGKILL after 20 s), then the processes
+#         each left behind (e.g. Triton's python backend stubs; see stop_daemon in infra/lib.sh).
 # status  prints one line per component; exits non-zero unless all of them are running and healthy.
 #
 # Everything lives in $TWINWEAR_STACK_DIR (default .stack/): cache/ (binaries, jars), data/,

@@ -14,6 +14,7 @@ from typing import Protocol
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from services.render import model_io
 from twinwear.v1 import events_pb2
 from twinwear_contracts.buckets import FLAT_LAYS_BUCKET, RENDERS_BUCKET
 from twinwear_contracts.topics import RENDER_RESULTS
@@ -21,10 +22,7 @@ from twinwear_runtime.events import Incoming, Outgoing
 from twinwear_runtime.faults import PermanentError
 from twinwear_runtime.storage import MissingObject, ObjectStore
 
-MODEL_NAME = "garment_on_twin"
-# Flat-lays are shrunk to this longest side before inference: the model needs the garment's
-# texture, not the full-resolution photo, and it keeps requests small.
-GARMENT_MAX_SIDE = 256
+MODEL_NAME = model_io.MODEL_NAME
 
 
 class Renderer(Protocol):
@@ -38,13 +36,19 @@ class UnreadableFlatLay(ValueError):
 
 
 def garment_pixels(flat_lay: bytes) -> np.ndarray:
+    """The flat-lay as the model's GARMENT_IMAGE row: shrunk to fit (the model needs the garment's
+    texture, not the full-resolution photo) and letterboxed, centred, onto a near-white square
+    canvas, which the model treats as background. The fixed size lets Triton batch requests."""
     try:
         with Image.open(io.BytesIO(flat_lay)) as image:
             rgb = image.convert("RGB")
     except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
         raise UnreadableFlatLay(f"flat-lay image cannot be decoded: {error}") from None
-    rgb.thumbnail((GARMENT_MAX_SIDE, GARMENT_MAX_SIDE))
-    return np.asarray(rgb, dtype=np.uint8)
+    side = model_io.GARMENT_SIDE
+    rgb.thumbnail((side, side))
+    canvas = Image.new("RGB", (side, side), model_io.PAD_RGB)
+    canvas.paste(rgb, ((side - rgb.width) // 2, (side - rgb.height) // 2))
+    return np.asarray(canvas, dtype=np.uint8)
 
 
 class FlatLayCache:
@@ -130,21 +134,29 @@ def handle_render_requested(
     return [Outgoing(RENDER_RESULTS.name, request.sku, completed, request.render_id)]
 
 
-def _render(request: events_pb2.RenderRequested, garment: np.ndarray, renderer: Renderer) -> bytes:
+def model_inputs(request: events_pb2.RenderRequested, garment: np.ndarray) -> dict[str, np.ndarray]:
+    """One render as a batch of one row: every tensor gets a leading batch dimension of 1, so that
+    Triton's dynamic batcher can group it with the renders sent concurrently."""
     body = request.twin.body
-    outputs = renderer.infer(
-        {
-            "GARMENT_IMAGE": garment,
-            "GARMENT_RGB": _rgb(request.garment_colour),
-            "BODY": np.array(
-                [body.stature_cm, body.chest_girth_cm, body.waist_girth_cm, body.hip_girth_cm], dtype=np.float32
-            ),
-            "SKIN_RGB": _rgb(request.twin.skin_rgb),
-        },
-        ["IMAGE"],
-    )
+    rows = {
+        model_io.GARMENT_IMAGE: garment,
+        model_io.GARMENT_RGB: _rgb(request.garment_colour),
+        model_io.BODY: [body.stature_cm, body.chest_girth_cm, body.waist_girth_cm, body.hip_girth_cm],
+        model_io.SKIN_RGB: _rgb(request.twin.skin_rgb),
+    }
+    inputs = {}
+    for spec, row in rows.items():
+        array = np.asarray(row, dtype=spec.dtype)
+        if array.shape != spec.dims:
+            raise ValueError(f"{spec.name} must have shape {list(spec.dims)}, got {list(array.shape)}")
+        inputs[spec.name] = array[np.newaxis]
+    return inputs
+
+
+def _render(request: events_pb2.RenderRequested, garment: np.ndarray, renderer: Renderer) -> bytes:
+    outputs = renderer.infer(model_inputs(request, garment), [model_io.IMAGE.name])
     png = io.BytesIO()
-    Image.fromarray(outputs["IMAGE"], "RGB").save(png, format="PNG")
+    Image.fromarray(outputs[model_io.IMAGE.name][0], "RGB").save(png, format="PNG")
     return png.getvalue()
 
 

@@ -3,7 +3,9 @@
 Draws a front-view human figure sized from body measurements, in the twin's skin tone, with the
 torso and upper arms dressed in the garment from a flat-lay photo. It is a simple, deterministic
 stand-in (numpy + pillow only; same inputs give byte-identical output) for the learned model
-that replaces it later; the input/output contract in ``config.pbtxt`` stays the same.
+that replaces it later; the input/output contract in ``config.pbtxt`` stays the same (it is
+defined in services/render/model_io.py: a leading batch dimension on every tensor, the flat-lay
+letterboxed onto a near-white 256x256 canvas).
 
 Coordinates: the figure is laid out in centimetres relative to the body and mapped to output
 pixels, with a 200 cm person filling the frame. Drawing happens at ``SUPERSAMPLE`` times the
@@ -497,8 +499,38 @@ def render(inputs: RenderInputs) -> np.ndarray:
 # Triton entry point
 
 
+INPUT_NAMES = ("GARMENT_IMAGE", "GARMENT_RGB", "BODY", "SKIN_RGB")
+
+
+def render_batch(
+    garment_image: np.ndarray, garment_rgb: np.ndarray, body: np.ndarray, skin_rgb: np.ndarray
+) -> np.ndarray:
+    """Renders each row of one request's batch; returns (n, 512, 384, 3) uint8.
+
+    Rows are rendered one after the other: the drawing is pillow code that gains nothing from
+    vectorising, and a row's image depends only on that row, so batching never changes the bytes.
+    """
+    batch = (garment_image, garment_rgb, body, skin_rgb)
+    rows = garment_image.shape[0] if garment_image.ndim else 0
+    if rows == 0:
+        raise InvalidInput("the request has no rows (batch size 0)")
+    for name, tensor in zip(INPUT_NAMES, batch, strict=True):
+        if tensor.ndim == 0 or tensor.shape[0] != rows:
+            got = tensor.shape[0] if tensor.ndim else 0
+            raise InvalidInput(f"{name} has {got} rows, GARMENT_IMAGE has {rows}: batch sizes differ")
+    images = []
+    for i in range(rows):
+        try:
+            inputs = validate(*(tensor[i] for tensor in batch))
+        except InvalidInput as err:
+            raise InvalidInput(f"row {i}: {err}" if rows > 1 else str(err)) from None
+        images.append(render(inputs))
+    return np.stack(images)
+
+
 class TritonPythonModel:
-    """One request in, one image out; errors are returned per request, never raised."""
+    """Each request carries a batch of n rows and gets n images back; the dynamic batcher hands
+    several requests to one execute() call. Errors are returned per request, never raised."""
 
     def initialize(self, args: dict) -> None:
         import sys
@@ -515,11 +547,8 @@ class TritonPythonModel:
         responses = []
         for request in requests:
             try:
-                inputs = validate(
-                    *(self._input(request, name) for name in ("GARMENT_IMAGE", "GARMENT_RGB", "BODY", "SKIN_RGB"))
-                )
-                image = render(inputs)
-                responses.append(pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("IMAGE", image)]))
+                images = render_batch(*(self._input(request, name) for name in INPUT_NAMES))
+                responses.append(pb_utils.InferenceResponse(output_tensors=[pb_utils.Tensor("IMAGE", images)]))
             except InvalidInput as err:
                 responses.append(pb_utils.InferenceResponse(error=_triton_error(str(err), invalid_arg=True)))
             except Exception as err:  # noqa: BLE001 - one bad request must not fail the others or the model
