@@ -49,7 +49,8 @@ class CountingRenderer:
 
     def infer(self, inputs, output_names):
         self.calls += 1
-        return {"IMAGE": np.full((8, 6, 3), 200, dtype=np.uint8)}
+        assert inputs["GARMENT_IMAGE"].shape == (1, 256, 256, 3)  # one row, the shape Triton batches
+        return {"IMAGE": np.full((1, 8, 6, 3), 200, dtype=np.uint8)}
 
 
 def png(colour=(30, 90, 200), size=(32, 32)) -> bytes:
