@@ -1,8 +1,10 @@
 """Benchmark of the whole pipeline (not a test): N products through the four services.
 
 Prints the end-to-end latency from ingestion accepting a product to its first published asset
-(p50/p95), and the throughput of the batch in assets per second. Expects the local stack to be up
-(infra/stack.sh up); starts and stops the services itself.
+(p50/p95), the throughput of the batch in assets per second, and, measured in the same run, the
+throughput of the same render code run in-process (no Kafka, MinIO or Triton: flat-lay decode,
+model, PNG encode, on both cores) with the ratio pipeline / in-process. Expects the local stack
+to be up (infra/stack.sh up); starts and stops the services itself.
 
     .venv/bin/python benchmarks/pipeline.py --products 30
 """
@@ -10,21 +12,74 @@ Prints the end-to-end latency from ingestion accepting a product to its first pu
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import statistics
 import time
 import uuid
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import replace
+from datetime import date
+from types import ModuleType
 
-from devkit.catalogue import load_catalogue
+import numpy as np
+
+from devkit.catalogue import SampleProduct, load_catalogue
 from devkit.ingest_client import post_product
-from devkit.local_services import services_running
+from devkit.local_services import ROOT, services_running
 from devkit.topic_reader import TopicReader
+from services.render.handlers import garment_pixels, render_image
+from services.render.model_io import MODEL_NAME
+from services.twin_builder.planning import plan_renders
 from services.twin_builder.roster import DEFAULT_ROSTER
+from twinwear.v1 import events_pb2
+
+MODEL_FILE = ROOT / "infra" / "triton" / "models" / MODEL_NAME / "1" / "model.py"
 
 
 def percentile(values: list[float], q: float) -> float:
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+class InProcessModel:
+    """The Triton model's code called directly: the Renderer port without the server."""
+
+    model_name = MODEL_NAME
+
+    def __init__(self) -> None:
+        spec = importlib.util.spec_from_file_location("garment_on_twin_model", MODEL_FILE)
+        assert spec and spec.loader
+        self._module: ModuleType = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(self._module)
+
+    def infer(self, inputs: dict[str, np.ndarray], output_names: list[str]) -> dict[str, np.ndarray]:
+        image = self._module.render_batch(
+            inputs["GARMENT_IMAGE"], inputs["GARMENT_RGB"], inputs["BODY"], inputs["SKIN_RGB"]
+        )
+        return {"IMAGE": image}
+
+
+def _render_products(products: list[SampleProduct]) -> int:
+    """One worker's share: each product's flat-lay decoded once, then rendered on every twin."""
+    model = InProcessModel()
+    renders = 0
+    for product in products:
+        garment = garment_pixels(product.flat_lay_png())
+        r, g, b = (int(product.colour[i : i + 2], 16) for i in (1, 3, 5))
+        upserted = events_pb2.ProductUpserted(sku=product.sku, imagery_digest=product.sku, product_version=1)
+        upserted.colour.CopyFrom(events_pb2.Rgb(r=r, g=g, b=b))
+        for request in plan_renders(upserted, DEFAULT_ROSTER, date.today()):
+            render_image(request, garment, model)
+            renders += 1
+    return renders
+
+
+def in_process_assets_per_second(products: list[SampleProduct], workers: int = 2) -> float:
+    shares = [products[i::workers] for i in range(workers)]
+    started = time.monotonic()
+    with ProcessPoolExecutor(workers) as pool:
+        renders = sum(pool.map(_render_products, shares))
+    return renders / (time.monotonic() - started)
 
 
 def main() -> None:
@@ -60,6 +115,8 @@ def main() -> None:
                 break
         batch_seconds = time.monotonic() - started
         feed.close()
+    pipeline_rate = assets / batch_seconds
+    in_process_rate = in_process_assets_per_second(products)
 
     latencies = [first_asset_at[sku] - accepted_at[sku] for sku in first_asset_at]
     print(f"products {len(products)}, twins {len(DEFAULT_ROSTER)}, assets {assets}/{expected}")
@@ -70,7 +127,9 @@ def main() -> None:
             f"p50 {percentile(latencies, 0.50):.2f} s, p95 {percentile(latencies, 0.95):.2f} s, "
             f"mean {statistics.fmean(latencies):.2f} s"
         )
-    print(f"batch: {assets} assets in {batch_seconds:.2f} s = {assets / batch_seconds:.2f} assets/s")
+    print(f"pipeline: {assets} assets in {batch_seconds:.2f} s = {pipeline_rate:.2f} assets/s")
+    print(f"in-process, same render code on 2 processes: {in_process_rate:.2f} renders/s")
+    print(f"ratio pipeline / in-process: {pipeline_rate / in_process_rate:.2f} (goal >= 0.8)")
 
 
 if __name__ == "__main__":

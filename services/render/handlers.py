@@ -107,7 +107,7 @@ def handle_render_requested(
             garment = flat_lays.pixels(request.flat_lay)
         except UnreadableFlatLay as error:
             return [_failed(request, "flat_lay_unreadable", str(error))]
-        png = _render(request, garment, renderer)
+        png = render_image(request, garment, renderer)
         image = store.put(
             RENDERS_BUCKET,
             key,
@@ -153,7 +153,8 @@ def model_inputs(request: events_pb2.RenderRequested, garment: np.ndarray) -> di
     return inputs
 
 
-def _render(request: events_pb2.RenderRequested, garment: np.ndarray, renderer: Renderer) -> bytes:
+def render_image(request: events_pb2.RenderRequested, garment: np.ndarray, renderer: Renderer) -> bytes:
+    """The render's PNG: one request row through the model (Triton, or in-process for benchmarks)."""
     outputs = renderer.infer(model_inputs(request, garment), [model_io.IMAGE.name])
     png = io.BytesIO()
     Image.fromarray(outputs[model_io.IMAGE.name][0], "RGB").save(png, format="PNG")
