@@ -41,13 +41,14 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 import structlog
 from google.protobuf.message import Message
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
 from kafka.errors import FencedInstanceIdError, KafkaError, ProducerFencedError, TransactionalIdAuthorizationFailedError
 from kafka.structs import OffsetAndMetadata
+from prometheus_client import Counter, Histogram
 
 from twinwear.v1 import envelope_pb2
 from twinwear_runtime import metrics
@@ -68,6 +69,8 @@ Handler = Callable[[Incoming], Sequence[Outgoing]]
 Headers = list[tuple[str, bytes]]
 
 log = structlog.get_logger()
+
+_MetricT = TypeVar("_MetricT", Counter, Histogram)
 
 _FENCED = (ProducerFencedError, FencedInstanceIdError, TransactionalIdAuthorizationFailedError)
 
@@ -191,6 +194,16 @@ class RecordProcessor:
         self._registry = registry
         self._handlers = handlers
         self._max_attempts = max_attempts
+        # Label children of the per-record metrics, looked up once per event type (labels() takes a
+        # lock and builds a key on every call).
+        self._children: dict[tuple[Counter | Histogram, str], Counter | Histogram] = {}
+
+    def _metric(self, metric: _MetricT, event_type: str) -> _MetricT:
+        """``metric.labels(service, event_type)``, the same child each time."""
+        child = self._children.get((metric, event_type))
+        if child is None:
+            child = self._children[(metric, event_type)] = metric.labels(self._service, event_type)
+        return child  # type: ignore[return-value]
 
     def process(self, record: Record, attempt: int = 1) -> list[ProducerRecord]:
         try:
@@ -205,7 +218,7 @@ class RecordProcessor:
             envelope, payload, record.topic, record.partition, record.offset, tuple(record.headers or ())
         )
         event_type = incoming.event_type
-        metrics.EVENTS_CONSUMED.labels(self._service, event_type).inc()
+        self._metric(metrics.EVENTS_CONSUMED, event_type).inc()
         handler = self._handlers.get(type(payload))
         if handler is None:
             log.debug("event type not handled here", event_type=event_type)
@@ -214,7 +227,7 @@ class RecordProcessor:
             event_id=incoming.event_id, event_type=event_type, trace_id=envelope.correlation_id
         ):
             try:
-                with metrics.HANDLER_SECONDS.labels(self._service, event_type).time():
+                with self._metric(metrics.HANDLER_SECONDS, event_type).time():
                     outgoing = handler(incoming)
             except PermanentError as error:
                 return [self._set_aside(DEAD_LETTER, record, event_type, str(error), type(error).__name__)]
@@ -232,7 +245,7 @@ class RecordProcessor:
             log.info("event handled", produced=len(outgoing))
         produced = [event_record(o.topic, wrap_caused_by(incoming, o, self._service)) for o in outgoing]
         for o in outgoing:
-            metrics.EVENTS_PRODUCED.labels(self._service, o.payload.DESCRIPTOR.full_name).inc()
+            self._metric(metrics.EVENTS_PRODUCED, o.payload.DESCRIPTOR.full_name).inc()
         return produced
 
     def _set_aside(
