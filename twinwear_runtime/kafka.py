@@ -242,7 +242,8 @@ class RecordProcessor:
                 metrics.EVENTS_FAILED.labels(self._service, event_type, "retried").inc()
                 log.warning("handler failed", attempt=attempt, error=f"{type(error).__name__}: {error}")
                 raise HandlerFailed(attempt, error) from error
-            log.info("event handled", produced=len(outgoing))
+            # Per event at debug: one info line per committed batch keeps logging off the hot path.
+            log.debug("event handled", produced=len(outgoing))
         produced = [event_record(o.topic, wrap_caused_by(incoming, o, self._service)) for o in outgoing]
         for o in outgoing:
             self._metric(metrics.EVENTS_PRODUCED, o.payload.DESCRIPTOR.full_name).inc()
@@ -407,7 +408,9 @@ class TransactionalConsumer:
         assert producer is not None
         records = [record for partition_records in batch.values() for record in partition_records]
         attempts = {id(r): self._attempts_before(r) + 1 for r in records}
-        deadline = time.monotonic() + self._settings.batch_seconds
+        started = time.monotonic()
+        deadline = started + self._settings.batch_seconds
+        handled = 0
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
         failure: tuple[Record, Exception] | None = None
         outcomes = self._outcomes(records, attempts)
@@ -422,6 +425,7 @@ class TransactionalConsumer:
                 for produced in outcome:
                     producer.send(produced.topic, key=produced.key, value=produced.value, headers=produced.headers)
                 offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
+                handled += 1
                 self._health.set_ready()  # a record went through: its dependencies answer
                 if self._stop.is_set() or time.monotonic() > deadline:
                     break
@@ -452,6 +456,8 @@ class TransactionalConsumer:
         finally:
             outcomes.close()
         metrics.TRANSACTIONS.labels(self._service, "committed").inc()
+        if handled:
+            log.info("batch committed", records=handled, seconds=round(time.monotonic() - started, 3))
         for listener in self._listeners:
             listener.committed()
         for record in records:
