@@ -18,6 +18,11 @@ def _listening(port: int) -> bool:
         return sock.connect_ex(("127.0.0.1", port)) == 0
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Chaos tests restart the shared servers: run them after everything else."""
+    items.sort(key=lambda item: item.get_closest_marker("chaos") is not None)
+
+
 @pytest.fixture(scope="session")
 def stack() -> RuntimeConfig:
     """The local stack's settings; fails (not skips) when a server is down, so CI cannot pass by

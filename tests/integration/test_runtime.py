@@ -52,6 +52,7 @@ class Run:
         self.service = f"itest-{self.name}"
         ensure_topics(self.stack.kafka_bootstrap, 1, (self.source, self.target))
         self.producer = EventProducer(self.stack.kafka_bootstrap, self.service)
+        self.started = threading.Event()
 
     def send(self, *skus: str) -> None:
         self.producer.publish([(self.source.name, product_envelope(s, f"{self.name}-{s}")) for s in skus])
@@ -62,6 +63,12 @@ class Run:
             raise PermanentError(f"sku {sku} cannot be planned")
         request = events_pb2.RenderRequested(render_id=f"render-{sku}", sku=sku)
         return [Outgoing(self.target.name, sku, request, request.render_id)]
+
+    def slow_plan(self, event: Incoming) -> list[Outgoing]:
+        """Planning that takes a while, so that something can happen mid-batch."""
+        self.started.set()
+        time.sleep(0.3)
+        return self.plan(event)
 
     def consumer(
         self,
@@ -260,15 +267,9 @@ def test_stop_finishes_the_in_flight_message_commits_it_and_goes_no_further(run)
 def test_a_rebalance_mid_batch_aborts_cleanly_and_every_output_appears_once(run):
     skus = [f"S{i:02d}" for i in range(20)]
     run.send(*skus)
-    started = threading.Event()
 
-    def slow_plan(event: Incoming) -> list[Outgoing]:
-        started.set()
-        time.sleep(0.3)
-        return run.plan(event)
-
-    with running(run.consumer(slow_plan, instance="a")), running(run.consumer(slow_plan, instance="b")) as late:
-        assert started.wait(30) and late.is_alive()
+    with running(run.consumer(run.slow_plan, instance="a")), running(run.consumer(run.slow_plan, instance="b")) as late:
+        assert run.started.wait(30) and late.is_alive()
         wait_for(lambda: run.committed() == len(skus), what="every record committed")
     outputs = run.outputs()
     assert sorted(outputs) == [f"render-{s}" for s in skus], "an output is missing or doubled"
@@ -277,18 +278,12 @@ def test_a_rebalance_mid_batch_aborts_cleanly_and_every_output_appears_once(run)
 def test_a_producer_fenced_by_a_newer_instance_stops_and_the_newer_one_produces_once(run):
     skus = [f"F{i:02d}" for i in range(12)]
     run.send(*skus)
-    started = threading.Event()
 
-    def slow_plan(event: Incoming) -> list[Outgoing]:
-        started.set()
-        time.sleep(0.3)
-        return run.plan(event)
-
-    zombie = run.consumer(slow_plan, instance="same")
+    zombie = run.consumer(run.slow_plan, instance="same")
     errors: list[BaseException] = []
     worker = threading.Thread(target=lambda: _capture(zombie.run, errors), daemon=True)
     worker.start()
-    assert started.wait(30)
+    assert run.started.wait(30)
     with running(run.consumer(run.plan, instance="same")):  # the replacement, same identity
         worker.join(timeout=60)
         assert not worker.is_alive(), "the fenced consumer kept running"
