@@ -34,6 +34,7 @@ Faults (see :mod:`twinwear_runtime.faults`)
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import json
 import threading
 import time
@@ -41,12 +42,18 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import structlog
 from google.protobuf.message import Message
 from kafka import ConsumerRebalanceListener, KafkaConsumer, KafkaProducer, TopicPartition
-from kafka.errors import FencedInstanceIdError, KafkaError, ProducerFencedError, TransactionalIdAuthorizationFailedError
+from kafka.errors import (
+    FencedInstanceIdError,
+    KafkaError,
+    KafkaTimeoutError,
+    ProducerFencedError,
+    TransactionalIdAuthorizationFailedError,
+)
 from kafka.structs import OffsetAndMetadata
 from prometheus_client import Counter, Histogram
 
@@ -229,6 +236,7 @@ class RecordProcessor:
             try:
                 with self._metric(metrics.HANDLER_SECONDS, event_type).time():
                     outgoing = handler(incoming)
+                    produced = [event_record(o.topic, wrap_caused_by(incoming, o, self._service)) for o in outgoing]
             except PermanentError as error:
                 return [self._set_aside(DEAD_LETTER, record, event_type, str(error), type(error).__name__)]
             except Exception as error:
@@ -244,7 +252,6 @@ class RecordProcessor:
                 raise HandlerFailed(attempt, error) from error
             # Per event at debug: one info line per committed batch keeps logging off the hot path.
             log.debug("event handled", produced=len(outgoing))
-        produced = [event_record(o.topic, wrap_caused_by(incoming, o, self._service)) for o in outgoing]
         for o in outgoing:
             self._metric(metrics.EVENTS_PRODUCED, o.payload.DESCRIPTOR.full_name).inc()
         return produced
@@ -287,11 +294,13 @@ class ConsumerSettings:
 
 class TransactionListener(Protocol):
     """State a handler keeps in memory alongside the transaction (e.g. the newest version per
-    key): it holds changes as pending until the batch's transaction ends."""
+    key): it holds changes as pending until the batch's transaction commits."""
 
     def committed(self) -> None: ...
 
-    def aborted(self) -> None: ...
+    def discard(self) -> None:
+        """Pending changes are void, and other writers may have written meanwhile (an abandoned
+        transaction, new partitions): forget them and read the state afresh before deciding."""
 
 
 class FencedByNewerInstance(RuntimeError):
@@ -304,6 +313,8 @@ class TransactionalConsumer:
     commits what was handled and closes."""
 
     LAG_REFRESH_SECONDS = 5.0
+    # Deadline for one request to the group or transaction coordinator.
+    REQUEST_TIMEOUT_MS = 30_000
 
     def __init__(
         self,
@@ -342,6 +353,8 @@ class TransactionalConsumer:
         self._executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix=f"{service}-handler")
         self._attempts: dict[tuple[str, int, int], int] = {}
         self._attempts_read: set[TopicPartition] = set()
+        self._resync = False
+        self._transaction_timeout_s = settings.transaction_timeout_ms / 1000
         self._outage_streak = 0
         self._lag_refreshed = 0.0
 
@@ -353,7 +366,7 @@ class TransactionalConsumer:
         try:
             while not self._stop.is_set():
                 self._health.beat()
-                if not self._ensure_producer():
+                if not self._ensure_producer() or (self._resync and not self._resync_positions()):
                     continue
                 batch = self._consumer.poll(timeout_ms=500)
                 if batch:
@@ -396,10 +409,49 @@ class TransactionalConsumer:
         return True
 
     def _drop_producer(self) -> None:
-        if self._producer is not None:
+        """Close the producer without waiting; its successor's ``init_transactions`` settles what
+        it left open, after which positions are re-read from the committed offsets."""
+        producer, self._producer = self._producer, None
+        self._resync = True
+        if producer is None:
+            return
+        try:
+            producer.close(timeout=0)
+        except KafkaError:
+            # close() flushes first and gives up on pending batches before stopping its network
+            # thread; stop it here, or it retries against a dead broker for ever (kafka-python 3.0).
             with contextlib.suppress(Exception):
-                self._producer.close(timeout=0)
-        self._producer = None
+                producer._sender.force_close()
+
+    def _resync_positions(self) -> bool:
+        """After a transaction whose outcome is unknown (aborted, or a commit that timed out),
+        fetch again from what the group committed. False when the broker did not answer."""
+        try:
+            for tp in self._consumer.assignment():
+                committed = self._consumer.committed(tp, timeout_ms=self.REQUEST_TIMEOUT_MS)
+                if committed is None:
+                    self._consumer.seek_to_beginning(tp)
+                else:
+                    self._consumer.seek(tp, committed)
+        except (KafkaError, ValueError) as error:
+            self._wait_out(Unavailable("kafka", str(error) or type(error).__name__))
+            return False
+        self._resync = False
+        for listener in self._listeners:
+            listener.discard()
+        return True
+
+    def _await(self, result: Any, what: str) -> None:
+        """Wait for a transactional request with a deadline. kafka-python's own calls
+        (commit_transaction, send_offsets_to_transaction) wait without one and retry for ever
+        while the broker is away, which would stall liveness and ignore SIGTERM."""
+        assert self._producer is not None
+        self._producer._sender.wakeup()
+        deadline = time.monotonic() + self.REQUEST_TIMEOUT_MS / 1000
+        while not result.wait(timeout_ms=500):
+            self._health.beat()
+            if time.monotonic() > deadline:
+                raise KafkaTimeoutError(f"{what} not acknowledged in {self.REQUEST_TIMEOUT_MS / 1000:.0f} s")
 
     # -- a batch -------------------------------------------------------------------------------
 
@@ -435,23 +487,20 @@ class TransactionalConsumer:
                 # Not past the record: its offset is committed with the attempts it has had.
                 offsets[tp] = OffsetAndMetadata(record.offset, _attempts_metadata(record.offset, error.attempt), -1)
             if offsets:
-                producer.send_offsets_to_transaction(offsets, self._consumer.group_metadata())
-            producer.commit_transaction()
+                # The same requests as send_offsets_to_transaction() and commit_transaction(),
+                # awaited with a deadline (private API of the pinned kafka-python 3.0.12).
+                manager = producer._transaction_manager
+                self._await(manager.send_offsets_to_transaction(offsets, self._consumer.group_metadata()), "offsets")
+            self._await(producer._transaction_manager.begin_commit(), "commit")
         except _FENCED as error:
-            for listener in self._listeners:
-                listener.aborted()
+            if isinstance(error, ProducerFencedError) and time.monotonic() - started > self._transaction_timeout_s:
+                # kafka-python reports a transaction the broker timed out as fenced: not a zombie.
+                self._abandon(error)
+                return
             self._drop_producer()
             raise FencedByNewerInstance(f"{self._transactional_id}: {error}") from error
         except KafkaError as error:
-            # The broker went away, the group rebalanced or the offsets were refused: nothing of the
-            # batch is visible. Start again from where the batch began.
-            metrics.TRANSACTIONS.labels(self._service, "aborted").inc()
-            log.warning("transaction aborted", error=f"{type(error).__name__}: {error}")
-            for listener in self._listeners:
-                listener.aborted()
-            self._drop_producer()  # a new one aborts what this one left open
-            self._rewind(batch, {})
-            self._wait_out(Unavailable("kafka", str(error) or type(error).__name__))
+            self._abandon(error)
             return
         finally:
             outcomes.close()
@@ -461,7 +510,9 @@ class TransactionalConsumer:
         for listener in self._listeners:
             listener.committed()
         for record in records:
-            self._attempts.pop(_attempt_key(record), None)
+            tp = TopicPartition(record.topic, record.partition)
+            if tp in offsets and record.offset < offsets[tp].offset:
+                self._attempts.pop(_attempt_key(record), None)
         self._rewind(batch, offsets)
         if failure is None:
             self._outage_streak = 0
@@ -476,6 +527,14 @@ class TransactionalConsumer:
         else:
             assert isinstance(error, Unavailable)
             self._wait_out(error)
+
+    def _abandon(self, error: KafkaError) -> None:
+        """The broker went away, the group rebalanced, the offsets were refused or the commit timed
+        out: the batch's outcome is settled by the next producer, then positions are re-read."""
+        metrics.TRANSACTIONS.labels(self._service, "aborted").inc()
+        log.warning("transaction abandoned", error=f"{type(error).__name__}: {error}")
+        self._drop_producer()
+        self._wait_out(Unavailable("kafka", str(error) or type(error).__name__))
 
     def _outcomes(
         self, records: Sequence[Record], attempts: Mapping[int, int]
@@ -494,7 +553,9 @@ class TransactionalConsumer:
             for record in records:
                 yield record, run(record)
             return
-        futures: list[Future[list[ProducerRecord] | Exception]] = [self._executor.submit(run, r) for r in records]
+        futures: list[Future[list[ProducerRecord] | Exception]] = [
+            self._executor.submit(contextvars.copy_context().run, run, r) for r in records
+        ]
         try:
             for record, future in zip(records, futures, strict=True):
                 yield record, future.result()
@@ -509,7 +570,7 @@ class TransactionalConsumer:
         for tp, partition_records in batch.items():
             next_offset = done[tp].offset if tp in done else partition_records[0].offset
             if next_offset <= partition_records[-1].offset:
-                with contextlib.suppress(KafkaError):  # revoked meanwhile: its next owner starts there
+                with contextlib.suppress(KafkaError, ValueError):  # revoked: its next owner starts there
                     self._consumer.seek(tp, next_offset)
 
     # -- attempts, kept in the committed offset's metadata ---------------------------------------
@@ -520,12 +581,16 @@ class TransactionalConsumer:
         key = _attempt_key(record)
         tp = TopicPartition(record.topic, record.partition)
         if key not in self._attempts and tp not in self._attempts_read:
-            self._attempts_read.add(tp)
             with contextlib.suppress(KafkaError):
-                committed = self._consumer.committed(tp, metadata=True)
+                committed = self._consumer.committed(tp, metadata=True, timeout_ms=self.REQUEST_TIMEOUT_MS)
+                self._attempts_read.add(tp)
                 if committed is not None and committed.offset == record.offset and committed.metadata:
                     self._attempts[key] = _attempts_from_metadata(committed.metadata, record.offset)
         return self._attempts.get(key, 0)
+
+    def discard_listener_state(self) -> None:
+        for listener in self._listeners:
+            listener.discard()
 
     def forget_attempts(self, partitions: Sequence[TopicPartition]) -> None:
         """Partitions (re)assigned: another instance may have tried their records since."""
@@ -556,7 +621,7 @@ class TransactionalConsumer:
         try:
             while not self._stop.is_set() and time.monotonic() < end:
                 self._health.beat()
-                with contextlib.suppress(KafkaError):
+                with contextlib.suppress(KafkaError, ValueError):
                     self._consumer.pause(*self._consumer.assignment())  # newly assigned ones too
                     remaining_ms = int(max(0.0, end - time.monotonic()) * 1000)
                     fetched = self._consumer.poll(timeout_ms=min(500, remaining_ms))
@@ -592,6 +657,7 @@ class _ForgetAttemptsOnAssignment(ConsumerRebalanceListener):
     def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
         log.info("partitions assigned", partitions=[f"{tp.topic}/{tp.partition}" for tp in assigned])
         self._consumer.forget_attempts(list(assigned))
+        self._consumer.discard_listener_state()
 
 
 def _attempt_key(record: Record) -> tuple[str, int, int]:

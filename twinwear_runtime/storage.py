@@ -24,9 +24,22 @@ from twinwear_runtime.faults import PermanentError, Unavailable
 
 P = ParamSpec("P")
 R = TypeVar("R")
-_MISSING = ("NoSuchKey", "NoSuchObject", "NoSuchBucket")
-# Codes MinIO answers while it starts or is overloaded; anything else is about the request.
-_BUSY = ("SlowDown", "ServerNotInitialized", "XMinioServerNotInitialized", "InternalError", "ServiceUnavailable")
+_MISSING = ("NoSuchKey", "NoSuchObject")
+# Codes that say the store cannot serve now (starting, overloaded, credentials or clock wrong, a
+# bucket the services create missing): a person or a restart mends them, so consumers wait.
+# Anything else is about the request.
+_BUSY = (
+    "SlowDown",
+    "ServerNotInitialized",
+    "XMinioServerNotInitialized",
+    "InternalError",
+    "ServiceUnavailable",
+    "AccessDenied",
+    "InvalidAccessKeyId",
+    "SignatureDoesNotMatch",
+    "RequestTimeTooSkewed",
+    "NoSuchBucket",
+)
 
 
 class MissingObject(PermanentError):
@@ -71,7 +84,7 @@ def _translating_errors(method: Callable[P, R]) -> Callable[P, R]:
 class MinioObjectStore:
     # Bounded so that no call outlasts the consumer's poll interval; the consumer retries.
     CONNECT_TIMEOUT_SECONDS = 5.0
-    READ_TIMEOUT_SECONDS = 30.0
+    READ_TIMEOUT_SECONDS = 20.0
 
     def __init__(self, client: Minio) -> None:
         self._client = client
@@ -81,7 +94,7 @@ class MinioObjectStore:
         http = urllib3.PoolManager(
             timeout=urllib3.Timeout(connect=cls.CONNECT_TIMEOUT_SECONDS, read=cls.READ_TIMEOUT_SECONDS),
             maxsize=16,
-            retries=urllib3.Retry(total=2, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
+            retries=urllib3.Retry(total=1, backoff_factor=0.2, status_forcelist=[500, 502, 503, 504]),
         )
         return cls(
             Minio(

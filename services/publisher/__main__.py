@@ -5,8 +5,9 @@ from __future__ import annotations
 import dataclasses
 import functools
 
-from services.publisher.feed_index import load_slot_index
+from services.publisher.feed_index import read_feed
 from services.publisher.handlers import handle_render_completed, handle_render_failed
+from services.publisher.slots import SlotIndex
 from twinwear.v1 import events_pb2
 from twinwear_contracts.buckets import PUBLISHED_BUCKET
 from twinwear_contracts.topics import ASSET_FEED, RENDER_RESULTS
@@ -21,8 +22,7 @@ class PublisherConfig(RuntimeConfig):
 
 def main() -> None:
     service, config = Service.start("publisher", PublisherConfig, [RENDER_RESULTS, ASSET_FEED], [PUBLISHED_BUCKET])
-    slots = service.until_available(lambda: load_slot_index(config.kafka_bootstrap), "kafka")
-    service.log.info("slot index loaded", slots=len(slots))
+    slots = SlotIndex(lambda: read_feed(config.kafka_bootstrap))
     handlers = {
         events_pb2.RenderCompleted: functools.partial(handle_render_completed, store=service.store, slots=slots),
         events_pb2.RenderFailed: handle_render_failed,

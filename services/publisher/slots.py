@@ -1,13 +1,14 @@
 """What each asset slot holds: the newest product version published to it. Pure domain state,
-kept as pending until the consumer's transaction commits, so an aborted batch leaves no trace."""
+kept as pending until the consumer's transaction commits, so an abandoned batch leaves no trace."""
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Protocol
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class SlotAsset:
     product_version: int
     asset_id: str
@@ -19,34 +20,45 @@ class SlotState(Protocol):
     def publish(self, slot: str, asset: SlotAsset) -> None: ...
 
 
-class SlotIndex:
-    """Slot -> newest published asset. ``publish`` is pending until ``committed``; ``aborted``
-    forgets it. Loaded from the feed topic at start (see ``feed_index``)."""
+# The committed feed, oldest first, as (slot, asset) pairs; None is a withdrawal's tombstone.
+FeedHistory = Callable[[], Iterable[tuple[str, SlotAsset | None]]]
 
-    def __init__(self) -> None:
+
+class SlotIndex:
+    """Slot -> the asset the feed holds for it. Read from the feed itself (``read_history``)
+    whenever it may be behind: at start, after an abandoned transaction and when partitions move
+    between replicas. ``publish`` stays pending until ``committed``; ``discard`` forgets it."""
+
+    def __init__(self, read_history: FeedHistory) -> None:
+        self._read_history = read_history
         self._committed: dict[str, SlotAsset] = {}
         self._pending: dict[str, SlotAsset] = {}
+        self._stale = True
 
     def current(self, slot: str) -> SlotAsset | None:
+        if self._stale:
+            self._reload()
         return self._pending.get(slot) or self._committed.get(slot)
 
     def publish(self, slot: str, asset: SlotAsset) -> None:
         self._pending[slot] = asset
 
-    def applied(self, slot: str, asset: SlotAsset | None) -> None:
-        """A committed feed record (``None``: a tombstone) seen on the topic."""
-        if asset is None:
-            self._committed.pop(slot, None)
-        elif (current := self._committed.get(slot)) is None or asset >= current:
-            self._committed[slot] = asset
-
     def committed(self) -> None:
-        for slot, asset in self._pending.items():
-            self.applied(slot, asset)
+        self._committed.update(self._pending)
         self._pending.clear()
 
-    def aborted(self) -> None:
+    def discard(self) -> None:
         self._pending.clear()
+        self._stale = True
 
     def __len__(self) -> int:
         return len(self._committed)
+
+    def _reload(self) -> None:
+        committed: dict[str, SlotAsset] = {}
+        for slot, asset in self._read_history():  # in feed order: the last record of a slot wins
+            if asset is None:
+                committed.pop(slot, None)
+            else:
+                committed[slot] = asset
+        self._committed, self._stale = committed, False

@@ -148,7 +148,7 @@ def model_inputs(request: events_pb2.RenderRequested, garment: np.ndarray) -> di
     for spec, row in rows.items():
         array = np.asarray(row, dtype=spec.dtype)
         if array.shape != spec.dims:
-            raise ValueError(f"{spec.name} must have shape {list(spec.dims)}, got {list(array.shape)}")
+            raise PermanentError(f"{spec.name} must have shape {list(spec.dims)}, got {list(array.shape)}")
         inputs[spec.name] = array[np.newaxis]
     return inputs
 

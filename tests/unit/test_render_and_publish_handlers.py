@@ -129,7 +129,7 @@ def publish(store, slots, render_completed):
 
 
 def test_the_newest_version_wins_its_slot_and_older_or_repeated_results_publish_nothing():
-    store, slots = MemoryStore(), SlotIndex()
+    store, slots = MemoryStore(), SlotIndex(lambda: [])
     [first] = publish(store, slots, completed(store, "r1", version=1))
     slots.committed()
     assert first.key == "TW-1/twin-a/front" and first.payload.slot == first.key
@@ -144,9 +144,9 @@ def test_the_newest_version_wins_its_slot_and_older_or_repeated_results_publish_
 
 
 def test_an_aborted_batch_leaves_no_trace_in_the_slot_state():
-    store, slots = MemoryStore(), SlotIndex()
+    store, slots = MemoryStore(), SlotIndex(lambda: [])
     publish(store, slots, completed(store, "r1", version=1))
-    slots.aborted()  # the transaction holding the feed event never committed
+    slots.discard()  # the transaction holding the feed event never committed
     assert slots.current("TW-1/twin-a/front") is None
     [published] = publish(store, slots, completed(store, "r1", version=1))
     slots.committed()
@@ -156,9 +156,26 @@ def test_an_aborted_batch_leaves_no_trace_in_the_slot_state():
 def test_the_publisher_reads_only_from_the_renders_bucket():
     store = MemoryStore()
     with pytest.raises(PermanentError, match="must be in twinwear-renders"):
-        publish(store, SlotIndex(), completed(store, bucket=FLAT_LAYS_BUCKET))
+        publish(store, SlotIndex(lambda: []), completed(store, bucket=FLAT_LAYS_BUCKET))
 
 
 def test_a_failed_render_publishes_nothing():
     failed = events_pb2.RenderFailed(render_id="r", sku="TW-1", code="flat_lay_unreadable", reason="x")
     assert handle_render_failed(incoming(failed)) == []
+
+
+def test_the_slot_index_reads_the_feed_again_after_a_discard_and_the_last_record_wins():
+    feed = [("s", SlotAsset(1, "b-asset")), ("s", SlotAsset(1, "a-asset")), ("t", SlotAsset(2, "x")), ("t", None)]
+    reads = []
+
+    def history():
+        reads.append(1)
+        return feed
+
+    slots = SlotIndex(history)
+    assert slots.current("s") == SlotAsset(1, "a-asset")  # same version, a newer twin: feed order
+    assert slots.current("t") is None  # withdrawn
+    slots.publish("s", SlotAsset(2, "c-asset"))
+    slots.discard()  # e.g. partitions moved: another replica may have written
+    feed.append(("s", SlotAsset(3, "d-asset")))
+    assert slots.current("s") == SlotAsset(3, "d-asset") and len(reads) == 2
