@@ -80,8 +80,10 @@ class RuntimeConfig:
     # Names this replica for Kafka (static group membership, transactional id): stable across its
     # restarts and unique among the replicas of a service, e.g. the pod name. Default: host name.
     instance_id: str = env("TWINWEAR_INSTANCE_ID", "")
-    # Records a consumer handles, and commits, in one transaction.
+    # Records a consumer handles, and commits, in one transaction; a batch also ends after
+    # TWINWEAR_BATCH_SECONDS, so that results do not wait for a full batch of slow records.
     batch_size: int = env("TWINWEAR_BATCH_SIZE", 100)
+    batch_seconds: float = env("TWINWEAR_BATCH_SECONDS", 2.0)
     # Attempts at a message whose handler keeps failing before it is dead-lettered; the backoff
     # doubles from the base, also while a dependency is waited out (which is never given up).
     max_attempts: int = env("TWINWEAR_MAX_ATTEMPTS", 5)

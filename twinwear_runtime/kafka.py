@@ -38,6 +38,7 @@ import contextvars
 import json
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -286,9 +287,10 @@ class ConsumerSettings:
     # replaced after this long.
     session_timeout_ms: int = 10_000
     max_poll_interval_ms: int = 300_000
-    # A batch stops taking records after this long and commits what it has, well inside both the
-    # poll interval and the transaction timeout (past which the broker aborts the transaction).
-    batch_seconds: float = 30.0
+    # A batch stops taking records after this long and commits what it has: it bounds how long
+    # results wait before downstream sees them, and stays well inside both the poll interval and
+    # the transaction timeout (past which the broker aborts the transaction).
+    batch_seconds: float = 2.0
     transaction_timeout_ms: int = 120_000
 
 
@@ -540,8 +542,8 @@ class TransactionalConsumer:
         self, records: Sequence[Record], attempts: Mapping[int, int]
     ) -> Iterator[tuple[Record, list[ProducerRecord] | Exception]]:
         """Each record with what it produced or the error that stopped it, in offset order. With
-        concurrency above 1 the records are handled together; closing the iterator cancels those
-        not started."""
+        concurrency above 1, up to that many records are in hand at once (render sends them to
+        Triton together); closing the iterator stops taking new ones."""
 
         def run(record: Record) -> list[ProducerRecord] | Exception:
             try:
@@ -549,18 +551,18 @@ class TransactionalConsumer:
             except (Unavailable, HandlerFailed) as error:
                 return error
 
-        if self._settings.concurrency == 1:
-            for record in records:
-                yield record, run(record)
-            return
-        futures: list[Future[list[ProducerRecord] | Exception]] = [
-            self._executor.submit(contextvars.copy_context().run, run, r) for r in records
-        ]
+        in_flight: deque[tuple[Record, Future[list[ProducerRecord] | Exception]]] = deque()
+        pending = iter(records)
         try:
-            for record, future in zip(records, futures, strict=True):
+            while True:
+                while len(in_flight) < self._settings.concurrency and (record := next(pending, None)) is not None:
+                    in_flight.append((record, self._executor.submit(contextvars.copy_context().run, run, record)))
+                if not in_flight:
+                    return
+                record, future = in_flight.popleft()
                 yield record, future.result()
         finally:
-            for future in futures:
+            for _, future in in_flight:
                 future.cancel()
 
     def _rewind(

@@ -116,6 +116,7 @@ class Service:
         settings = ConsumerSettings(
             instance_id=instance_id(config),
             batch_size=config.batch_size,
+            batch_seconds=config.batch_seconds,
             max_attempts=config.max_attempts,
             retry_base_seconds=config.retry_base_seconds,
             retry_cap_seconds=config.retry_cap_seconds,
