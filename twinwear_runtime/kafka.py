@@ -494,14 +494,13 @@ class TransactionalConsumer:
                 manager = producer._transaction_manager
                 self._await(manager.send_offsets_to_transaction(offsets, self._consumer.group_metadata()), "offsets")
             self._await(producer._transaction_manager.begin_commit(), "commit")
-        except _FENCED as error:
-            if isinstance(error, ProducerFencedError) and time.monotonic() - started > self._transaction_timeout_s:
-                # kafka-python reports a transaction the broker timed out as fenced: not a zombie.
-                self._abandon(error)
-                return
-            self._drop_producer()
-            raise FencedByNewerInstance(f"{self._transactional_id}: {error}") from error
         except KafkaError as error:
+            fenced = _fencing_error(error)
+            # kafka-python also reports a transaction the broker timed out as fenced: not a zombie.
+            timed_out = time.monotonic() - started > self._transaction_timeout_s
+            if fenced is not None and not (isinstance(fenced, ProducerFencedError) and timed_out):
+                self._drop_producer()
+                raise FencedByNewerInstance(f"{self._transactional_id}: {fenced!r}") from error
             self._abandon(error)
             return
         finally:
@@ -660,6 +659,14 @@ class _ForgetAttemptsOnAssignment(ConsumerRebalanceListener):
         log.info("partitions assigned", partitions=[f"{tp.topic}/{tp.partition}" for tp in assigned])
         self._consumer.forget_attempts(list(assigned))
         self._consumer.discard_listener_state()
+
+
+def _fencing_error(error: BaseException) -> KafkaError | None:
+    """The fencing error behind ``error``: kafka-python raises it as is, or wrapped in the
+    KafkaError of a later send ("a previous transactional request has failed")."""
+    if isinstance(error, _FENCED):
+        return error
+    return next((arg for arg in error.args if isinstance(arg, _FENCED)), None)
 
 
 def _attempt_key(record: Record) -> tuple[str, int, int]:
