@@ -7,7 +7,7 @@ produces their events and commits their offsets in **one Kafka transaction**. Ei
 and the offsets are both visible, or neither is: a crash, a rebalance, a broker restart or a
 producer fenced by a newer instance aborts the transaction, and the records are handled again
 with the same outputs, once. Event ids derive from content (``Incoming``/``Outgoing``), so a
-redelivery produces byte-for-byte the same events.
+redelivery produces events with the same ids.
 
 Its limits
 ----------
