@@ -322,7 +322,7 @@ class _CommitWatch:
         self._target = target
         self._stop = stop
         self.transactions = 0
-        self.aborted = 0
+        self.discarded = 0
         self.committed_records = 0
         self.done_at: float | None = None
         self.done_cpu = 0.0
@@ -338,8 +338,8 @@ class _CommitWatch:
             self._stop()
             self.done.set()
 
-    def aborted(self) -> None:
-        self.aborted += 1
+    def discard(self) -> None:
+        self.discarded += 1
         self._processor.handled = self.committed_records
 
 
@@ -393,7 +393,7 @@ def run_runtime(
         watch.done_cpu - processor.first_cpu,
         batches=watch.transactions,
         transactions=watch.transactions,
-        aborted=watch.aborted,
+        aborted=watch.discarded,
     )
 
 
@@ -586,7 +586,7 @@ def main() -> None:
                         continue
                     results[stage].append(result)
                     extra = (
-                        f", {result.transactions} transactions committed, {result.aborted} aborted"
+                        f", {result.transactions} transactions committed, {result.aborted} state discards"
                         if stage == "runtime"
                         else ""
                     )

@@ -550,6 +550,10 @@ class TransactionalConsumer:
             except (Unavailable, HandlerFailed) as error:
                 return error
 
+        if self._settings.concurrency == 1:  # in this thread: no hand-over per record
+            for record in records:
+                yield record, run(record)
+            return
         in_flight: deque[tuple[Record, Future[list[ProducerRecord] | Exception]]] = deque()
         pending = iter(records)
         try:
