@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import statistics
+import sys
 import time
 import uuid
 from concurrent.futures import ProcessPoolExecutor
@@ -50,6 +51,7 @@ class InProcessModel:
         spec = importlib.util.spec_from_file_location("garment_on_twin_model", MODEL_FILE)
         assert spec and spec.loader
         self._module: ModuleType = importlib.util.module_from_spec(spec)
+        sys.modules[spec.name] = self._module  # its dataclasses look their module up there
         spec.loader.exec_module(self._module)
 
     def infer(self, inputs: dict[str, np.ndarray], output_names: list[str]) -> dict[str, np.ndarray]:
