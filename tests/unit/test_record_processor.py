@@ -4,11 +4,18 @@ retry. Pure logic; the transactions around it are tested on the real broker."""
 from dataclasses import dataclass, field
 
 import pytest
+from kafka.errors import KafkaError, ProducerFencedError
 
 from twinwear.v1 import envelope_pb2, events_pb2
 from twinwear_runtime.events import EventRegistry, Outgoing, unwrap, wrap
 from twinwear_runtime.faults import PermanentError, Unavailable, backoff_seconds
-from twinwear_runtime.kafka import HandlerFailed, RecordProcessor
+from twinwear_runtime.kafka import (
+    HandlerFailed,
+    RecordProcessor,
+    _attempts_from_metadata,
+    _attempts_metadata,
+    _fencing_error,
+)
 from twinwear_runtime.topics import DEAD_LETTER, PARKING
 
 REGISTRY = EventRegistry([events_pb2.ProductUpserted, events_pb2.RenderRequested, events_pb2.AssetPublished])
@@ -142,3 +149,16 @@ def test_a_known_event_this_consumer_does_not_handle_is_skipped():
 
 def test_backoff_doubles_and_is_capped():
     assert [backoff_seconds(n, 0.5, cap=3) for n in (1, 2, 3, 4)] == [0.5, 1.0, 2.0, 3]
+
+
+def test_a_fence_is_recognised_also_inside_a_later_send_error():
+    fenced = ProducerFencedError()
+    wrapped = KafkaError("Cannot perform send because a previous request has failed", fenced)
+    assert _fencing_error(fenced) is fenced and _fencing_error(wrapped) is fenced
+    assert _fencing_error(KafkaError("broker gone")) is None
+
+
+def test_attempts_are_read_back_only_for_the_offset_they_were_written_for():
+    assert _attempts_from_metadata(_attempts_metadata(41, 3), 41) == 3
+    assert _attempts_from_metadata(_attempts_metadata(41, 3), 42) == 0
+    assert _attempts_from_metadata("not json", 41) == 0
