@@ -32,6 +32,13 @@ SERVICES = (
 )
 INGESTION_HTTP = "http://127.0.0.1:8080"
 INGESTION_GRPC = "127.0.0.1:50051"
+# Ingestion's API token on a developer's machine, used unless TWINWEAR_API_TOKEN is set.
+DEV_API_TOKEN = "twinwear-dev-token"
+
+
+def api_token() -> str:
+    """The token clients send: TWINWEAR_API_TOKEN's first one, else the local development token."""
+    return os.environ.get("TWINWEAR_API_TOKEN", DEV_API_TOKEN).split(",")[0].strip()
 
 
 class ServiceFailed(RuntimeError):
@@ -96,7 +103,7 @@ def start_services(
         processes[service.name] = subprocess.Popen(
             [sys.executable, "-m", f"services.{service.name}"],
             cwd=ROOT,
-            env={**os.environ, **(env or {})},
+            env={"TWINWEAR_API_TOKEN": DEV_API_TOKEN, **os.environ, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

@@ -10,7 +10,7 @@ from twinwear.v1 import events_pb2
 from twinwear_runtime.topics import Topic
 
 # Keyed by sku, so every version of a product stays in order on one partition.
-PRODUCTS = Topic("twinwear.product.v1", events=(events_pb2.ProductUpserted,))
+PRODUCTS = Topic("twinwear.product.v1", events=(events_pb2.ProductUpserted, events_pb2.ProductRetired))
 # Keyed by sku: the renders of one product are handled in order.
 RENDER_REQUESTS = Topic("twinwear.render-request.v1", events=(events_pb2.RenderRequested,))
 RENDER_RESULTS = Topic("twinwear.render-result.v1", events=(events_pb2.RenderCompleted, events_pb2.RenderFailed))

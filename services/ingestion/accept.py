@@ -1,5 +1,6 @@
 """Accepting a product: store its flat-lay, then emit ProductUpserted, unless a newer version or
-this very content was accepted already. Shared by the HTTP and gRPC APIs."""
+this very content was accepted already; retiring one: emit ProductRetired, ordered by the same
+newest version per SKU. Shared by the HTTP and gRPC APIs."""
 
 from __future__ import annotations
 
@@ -34,6 +35,29 @@ class Accepted:
     product_version: int
     # True when a newer version of the SKU was accepted before: this one changed nothing.
     stale: bool = False
+
+
+@dataclass(frozen=True)
+class Retired:
+    sku: str
+    event_id: str
+    # True when this request produced a new ProductRetired.
+    created: bool
+    product_version: int
+    # True when a newer version of the SKU was accepted before: this retirement changed nothing.
+    stale: bool = False
+
+
+class UnknownProduct(LookupError):
+    """A retirement of a SKU that was never accepted."""
+
+    def __init__(self, sku: str) -> None:
+        super().__init__(f"sku {sku} was never accepted")
+        self.sku = sku
+
+
+# The revision recorded for a retired SKU; real revisions are content hashes, so never equal to it.
+RETIRED_REVISION = "retired"
 
 
 @dataclass(frozen=True)
@@ -113,6 +137,33 @@ def accept_product(
     sink.publish([(PRODUCTS.name, envelope)])
     versions.record(submission.sku, NewestVersion(version, submission.revision, event_id))
     return Accepted(submission.sku, submission.revision, event_id, True, version)
+
+
+def retire_product(
+    sku: str,
+    product_version: int,
+    source: str,
+    sink: EventSink,
+    versions: ProductVersions,
+    clock: Callable[[], int] = receive_time_version,
+) -> Retired:
+    """Emit ProductRetired unless the SKU is already retired (its event id again) or a newer version
+    was accepted (stale). Recorded as the SKU's newest version, so that a later upsert with a newer
+    version revives the product and an older one is stale. Raises UnknownProduct for a SKU never seen."""
+    newest = versions.newest(sku)
+    if newest is None:
+        raise UnknownProduct(sku)
+    if newest.revision == RETIRED_REVISION:
+        return Retired(sku, newest.event_id, False, newest.product_version)
+    version = product_version or clock()
+    if version <= newest.product_version:
+        return Retired(sku, "", False, version, stale=True)
+    event = events_pb2.ProductRetired(sku=sku, product_version=version, source=source)
+    event_id = derive_id(SERVICE, sku, str(version), RETIRED_REVISION)
+    envelope = wrap(event, producer=SERVICE, key=sku, event_id=event_id, correlation_id=event_id)
+    sink.publish([(PRODUCTS.name, envelope)])
+    versions.record(sku, NewestVersion(version, RETIRED_REVISION, event_id))
+    return Retired(sku, event_id, True, version)
 
 
 def failure_cause(error: Exception) -> Unavailable | None:

@@ -146,6 +146,13 @@ def parse_product_version(value: object, field: str = "product_version") -> int:
     return value
 
 
+def parse_sku(value: object) -> str:
+    sku = _text("sku", value, 64)
+    if not _SKU.match(sku):
+        raise InvalidProduct("sku", "may hold only letters, digits, '.', '_' and '-', starting with a letter or digit")
+    return sku
+
+
 def make_submission(
     *,
     sku: object,
@@ -157,11 +164,8 @@ def make_submission(
     product_version: int = 0,
 ) -> ProductSubmission:
     """Validate fields (in the order a person reads the form) and build the submission."""
-    sku = _text("sku", sku, 64)
-    if not _SKU.match(sku):
-        raise InvalidProduct("sku", "may hold only letters, digits, '.', '_' and '-', starting with a letter or digit")
     return ProductSubmission(
-        sku=sku,
+        sku=parse_sku(sku),
         title=_text("title", title, 200),
         category=_text("category", category, 64, required=False),
         colour=colour,

@@ -1,5 +1,7 @@
 """gRPC ``twinwear.v1.IngestionService``: bad fields get INVALID_ARGUMENT with the field first in the
-message, Kafka or MinIO down gets UNAVAILABLE, and past the concurrency bound RESOURCE_EXHAUSTED."""
+message, Kafka or MinIO down gets UNAVAILABLE, and past the concurrency bound RESOURCE_EXHAUSTED.
+Calls need the metadata ``authorization: Bearer <token>`` (else UNAUTHENTICATED); server reflection
+needs none."""
 
 from __future__ import annotations
 
@@ -10,24 +12,72 @@ from concurrent import futures
 
 import grpc
 import structlog
+from grpc_reflection.v1alpha import reflection
 
-from services.ingestion.accept import Accepted, failure_cause
+from services.ingestion.accept import Accepted, Retired, UnknownProduct, failure_cause
+from services.ingestion.auth import NOT_CONFIGURED_MESSAGE, ApiTokens, Verdict
 from services.ingestion.domain import (
     InvalidProduct,
     ProductSubmission,
     colour_from_rgb,
     make_submission,
     parse_product_version,
+    parse_sku,
 )
 from twinwear.v1 import ingestion_pb2, ingestion_pb2_grpc
 
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # a 20 MiB image and the other fields
+SERVICE_NAME = ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"].full_name
+SOURCE = "grpc"
 log = structlog.get_logger()
+Retire = Callable[[str, int, str], Retired]
+
+
+def _refuse(code: grpc.StatusCode, details: str) -> grpc.RpcMethodHandler:
+    def refuse(_request: bytes, context: grpc.ServicerContext) -> None:
+        context.abort(code, details)
+
+    return grpc.unary_unary_rpc_method_handler(refuse)
+
+
+class TokenInterceptor(grpc.ServerInterceptor):
+    """Checks the bearer token of IngestionService calls before the servicer sees them; other
+    services (reflection) are open."""
+
+    def __init__(self, tokens: ApiTokens) -> None:
+        self._tokens = tokens
+        self._unauthenticated = _refuse(grpc.StatusCode.UNAUTHENTICATED, "a valid bearer token is required")
+        self._not_configured = _refuse(grpc.StatusCode.UNAVAILABLE, NOT_CONFIGURED_MESSAGE)
+
+    def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler | None:
+        if not handler_call_details.method.startswith(f"/{SERVICE_NAME}/"):
+            return continuation(handler_call_details)
+        metadata = dict(handler_call_details.invocation_metadata or ())
+        verdict = self._tokens.check(metadata.get("authorization"))
+        if verdict is Verdict.NOT_CONFIGURED:
+            return self._not_configured
+        if verdict is Verdict.UNAUTHORIZED:
+            log.info("call refused: no valid bearer token", method=handler_call_details.method)
+            return self._unauthenticated
+        return continuation(handler_call_details)
+
+
+def _abort_on_failure(error: Exception, context: grpc.ServicerContext) -> None:
+    """Abort with UNAVAILABLE when a dependency is down, INTERNAL for a bug."""
+    unavailable = failure_cause(error)
+    if unavailable is None:
+        context.abort(grpc.StatusCode.INTERNAL, "unexpected error, reported")
+    context.abort(grpc.StatusCode.UNAVAILABLE, f"{unavailable.dependency} is unavailable, try again later")
 
 
 class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
-    def __init__(self, accept: Callable[[ProductSubmission], Accepted]) -> None:
+    def __init__(self, accept: Callable[[ProductSubmission], Accepted], retire: Retire) -> None:
         self._accept = accept
+        self._retire = retire
 
     def UpsertProduct(  # noqa: N802 - generated gRPC method name
         self, request: ingestion_pb2.UpsertProductRequest, context: grpc.ServicerContext
@@ -49,15 +99,31 @@ class IngestionServicer(ingestion_pb2_grpc.IngestionServiceServicer):
             log.info("product rejected", field=error.field, reason=error.message)
             context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
         except Exception as error:  # noqa: BLE001 - a bug must not take the server down; the caller sees INTERNAL
-            unavailable = failure_cause(error)
-            if unavailable is None:
-                context.abort(grpc.StatusCode.INTERNAL, "unexpected error, reported")
-            context.abort(grpc.StatusCode.UNAVAILABLE, f"{unavailable.dependency} is unavailable, try again later")
+            _abort_on_failure(error, context)
         return ingestion_pb2.UpsertProductResponse(**dataclasses.asdict(accepted))
+
+    def RetireProduct(  # noqa: N802 - generated gRPC method name
+        self, request: ingestion_pb2.RetireProductRequest, context: grpc.ServicerContext
+    ) -> ingestion_pb2.RetireProductResponse:
+        try:
+            retired = self._retire(parse_sku(request.sku), parse_product_version(request.product_version), SOURCE)
+        except InvalidProduct as error:
+            log.info("retirement rejected", field=error.field, reason=error.message)
+            context.abort(grpc.StatusCode.INVALID_ARGUMENT, str(error))
+        except UnknownProduct as error:
+            context.abort(grpc.StatusCode.NOT_FOUND, str(error))
+        except Exception as error:  # noqa: BLE001 - a bug must not take the server down; the caller sees INTERNAL
+            _abort_on_failure(error, context)
+        return ingestion_pb2.RetireProductResponse(**dataclasses.asdict(retired))
 
 
 def start_grpc_api(
-    port: int, accept: Callable[[ProductSubmission], Accepted], host: str = "0.0.0.0", max_in_flight: int = 16
+    port: int,
+    accept: Callable[[ProductSubmission], Accepted],
+    retire: Retire,
+    tokens: ApiTokens,
+    host: str = "0.0.0.0",
+    max_in_flight: int = 16,
 ) -> grpc.Server:
     """Serve on a pool of ``max_in_flight`` threads; gRPC answers RESOURCE_EXHAUSTED to calls past it."""
     server = grpc.server(
@@ -69,10 +135,12 @@ def start_grpc_api(
                 structlog.contextvars.bind_contextvars, **structlog.contextvars.get_contextvars()
             ),
         ),
+        interceptors=[TokenInterceptor(tokens)],
         maximum_concurrent_rpcs=max_in_flight,
         options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],
     )
-    ingestion_pb2_grpc.add_IngestionServiceServicer_to_server(IngestionServicer(accept), server)
+    ingestion_pb2_grpc.add_IngestionServiceServicer_to_server(IngestionServicer(accept, retire), server)
+    reflection.enable_server_reflection((SERVICE_NAME, reflection.SERVICE_NAME), server)
     server.add_insecure_port(f"{host}:{port}")
     server.start()
     return server

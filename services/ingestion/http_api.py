@@ -1,8 +1,11 @@
-"""JSON over HTTP: ``POST /v1/products``, a Starlette app served by uvicorn on a thread.
+"""JSON over HTTP: ``POST /v1/products`` and ``POST /v1/products/{sku}/retire``, a Starlette app
+served by uvicorn on a thread.
 
-Answers: 202 when the product made a new event, 200 when it changed nothing (a duplicate or a
-stale version); 4xx with a body naming the ``field`` for a client's mistake; 503 with
-``Retry-After`` when the service is saturated or Kafka or MinIO is down.
+Answers: 401 without a valid ``Authorization: Bearer <token>`` (checked before the body is read);
+202 when the request made a new event, 200 when it changed nothing (a duplicate or a stale
+version); 4xx with a body naming the ``field`` for a client's mistake, 404 for retiring an unknown
+SKU; 503 with ``Retry-After`` when the service is saturated or Kafka or MinIO is down, and 503 when
+no token is configured.
 """
 
 from __future__ import annotations
@@ -15,7 +18,7 @@ import dataclasses
 import json
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from http import HTTPStatus
 
 import structlog
@@ -27,19 +30,24 @@ from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from services.ingestion.accept import Accepted, failure_cause
+from services.ingestion.accept import Accepted, Retired, UnknownProduct, failure_cause
+from services.ingestion.auth import NOT_CONFIGURED_MESSAGE, ApiTokens, Verdict
 from services.ingestion.domain import (
     InvalidProduct,
     ProductSubmission,
     make_submission,
     parse_colour,
     parse_product_version,
+    parse_sku,
 )
 
 MAX_BODY_BYTES = 30 * 1024 * 1024  # a 20 MiB image grows by a third in base64
+MAX_RETIRE_BODY_BYTES = 4096  # {"product_version": ...}
+SOURCE = "http-json"
 OVERLOADED_RETRY_SECONDS = 1
 UNAVAILABLE_RETRY_SECONDS = 5
 log = structlog.get_logger()
+Retire = Callable[[str, int, str], Retired]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -83,11 +91,27 @@ def submission_from_json(body: bytes | bytearray) -> ProductSubmission:
     )
 
 
+def retire_version_from_json(body: bytes | bytearray) -> int:
+    """The optional body of a retirement: empty, or ``{"product_version": 1767225600000000}``."""
+    if not body.strip():
+        return 0
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as error:
+        raise InvalidProduct("body", f"is not valid JSON: {type(error).__name__}") from None
+    if not isinstance(document, dict):
+        raise InvalidProduct("body", "must be a JSON object")
+    return parse_product_version(document.get("product_version"))
+
+
 def _error(
     status: HTTPStatus, error: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
 ) -> JSONResponse:
     document = {"error": error, "message": message} | ({"field": field} if field else {})
     return JSONResponse(document, status_code=status, headers=headers)
+
+
+_CLOSE = {"Connection": "close"}
 
 
 def _body_refused(status: HTTPStatus, error: str, message: str) -> JSONResponse:
@@ -100,13 +124,39 @@ class TooLarge(Exception):
 
 
 class ProductsApi:
-    def __init__(self, accept: Callable[[ProductSubmission], Accepted], limits: HttpLimits) -> None:
+    def __init__(
+        self, accept: Callable[[ProductSubmission], Accepted], retire: Retire, tokens: ApiTokens, limits: HttpLimits
+    ) -> None:
         self._accept = accept
+        self._retire = retire
+        self._tokens = tokens
         self._limits = limits
         # Only touched on the event loop's thread.
         self._in_flight = 0
 
+    def _refused(self, request: Request) -> Response | None:
+        """The answer to a request without a valid token, or None when it may go on. The body is
+        not read yet: an unauthenticated client cannot make the server read it."""
+        verdict = self._tokens.check(request.headers.get("authorization"))
+        if verdict is Verdict.ALLOWED:
+            return None
+        # The unread body makes the connection unusable for another request.
+        if verdict is Verdict.NOT_CONFIGURED:
+            return _error(HTTPStatus.SERVICE_UNAVAILABLE, "not_configured", NOT_CONFIGURED_MESSAGE, headers=_CLOSE)
+        # Never says whether the header, the scheme or the token was wrong.
+        headers = {"WWW-Authenticate": "Bearer"} | _CLOSE
+        return JSONResponse({"error": "unauthorized"}, status_code=HTTPStatus.UNAUTHORIZED, headers=headers)
+
     async def post(self, request: Request) -> Response:
+        return await self._bounded(request, self._post)
+
+    async def retire(self, request: Request) -> Response:
+        return await self._bounded(request, self._post_retirement)
+
+    async def _bounded(self, request: Request, handle: Callable[[Request], Awaitable[Response]]) -> Response:
+        """Check the token, then handle the request unless too many are in flight."""
+        if refused := self._refused(request):
+            return refused
         if self._in_flight >= self._limits.max_in_flight:
             return _error(
                 HTTPStatus.SERVICE_UNAVAILABLE,
@@ -116,27 +166,38 @@ class ProductsApi:
             )
         self._in_flight += 1
         try:
-            return await self._post(request)
+            return await handle(request)
         finally:
             self._in_flight -= 1
 
+    async def _post_retirement(self, request: Request) -> Response:
+        body = await self._read_or_refuse(request, MAX_RETIRE_BODY_BYTES)
+        if isinstance(body, Response):
+            return body
+        return await run_in_threadpool(self._submit_retirement, request.path_params["sku"], body)
+
     async def _post(self, request: Request) -> Response:
-        limit_mib = self._limits.max_body_bytes // (1024 * 1024)
+        body = await self._read_or_refuse(request, self._limits.max_body_bytes)
+        if isinstance(body, Response):
+            return body
+        return await run_in_threadpool(self._submit, body)
+
+    async def _read_or_refuse(self, request: Request, limit: int) -> bytearray | Response:
+        """The body, or the answer when it cannot be read."""
         try:
-            body = await self._read_body(request)
+            return await self._read_body(request, limit)
         except TooLarge:
-            return _body_refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "too_large", f"is larger than {limit_mib} MiB")
+            size = f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit} bytes"
+            return _body_refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "too_large", f"is larger than {size}")
         except TimeoutError:
             timeout = self._limits.body_timeout_seconds
             return _body_refused(HTTPStatus.REQUEST_TIMEOUT, "timeout", f"did not arrive within {timeout:g} s")
         except ClientDisconnect:
             return _body_refused(HTTPStatus.BAD_REQUEST, "incomplete", "the client went away before sending it")
-        return await run_in_threadpool(self._submit, body)
 
-    async def _read_body(self, request: Request) -> bytearray:
+    async def _read_body(self, request: Request, limit: int) -> bytearray:
         """The body, read chunk by chunk; raises TooLarge as soon as it passes the limit, whatever
         Content-Length claims, and TimeoutError when it has not all arrived in time."""
-        limit = self._limits.max_body_bytes
         declared = request.headers.get("content-length", "")
         if declared.isascii() and declared.isdigit() and int(declared) > limit:
             raise TooLarge
@@ -156,17 +217,36 @@ class ProductsApi:
             log.info("product rejected", field=error.field, reason=error.message)
             return _error(HTTPStatus.BAD_REQUEST, "invalid_field", str(error), field=error.field)
         except Exception as error:  # noqa: BLE001 - a bug must not take the server down; the caller sees 500
-            unavailable = failure_cause(error)
-            if unavailable is None:
-                return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal", "unexpected error, reported")
-            return _error(
-                HTTPStatus.SERVICE_UNAVAILABLE,
-                "unavailable",
-                f"{unavailable.dependency} is unavailable, try again later",
-                headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)},
-            )
+            return _failed(error)
         status = HTTPStatus.ACCEPTED if accepted.created else HTTPStatus.OK
         return JSONResponse(dataclasses.asdict(accepted), status_code=status)
+
+    def _submit_retirement(self, sku: str, body: bytearray) -> Response:
+        """Retire the product; blocking (MinIO, Kafka), so run on a worker thread."""
+        try:
+            retired = self._retire(parse_sku(sku), retire_version_from_json(body), SOURCE)
+        except InvalidProduct as error:
+            log.info("retirement rejected", field=error.field, reason=error.message)
+            return _error(HTTPStatus.BAD_REQUEST, "invalid_field", str(error), field=error.field)
+        except UnknownProduct as error:
+            return _error(HTTPStatus.NOT_FOUND, "unknown_sku", str(error), field="sku")
+        except Exception as error:  # noqa: BLE001 - a bug must not take the server down; the caller sees 500
+            return _failed(error)
+        status = HTTPStatus.ACCEPTED if retired.created else HTTPStatus.OK
+        return JSONResponse(dataclasses.asdict(retired), status_code=status)
+
+
+def _failed(error: Exception) -> Response:
+    """503 with Retry-After when a dependency is down, 500 for a bug."""
+    unavailable = failure_cause(error)
+    if unavailable is None:
+        return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal", "unexpected error, reported")
+    return _error(
+        HTTPStatus.SERVICE_UNAVAILABLE,
+        "unavailable",
+        f"{unavailable.dependency} is unavailable, try again later",
+        headers={"Retry-After": str(UNAVAILABLE_RETRY_SECONDS)},
+    )
 
 
 async def _no_route(request: Request, error: Exception) -> Response:
@@ -176,10 +256,15 @@ async def _no_route(request: Request, error: Exception) -> Response:
     return _error(HTTPStatus(error.status_code), "no_route", message, headers=error.headers)
 
 
-def products_app(accept: Callable[[ProductSubmission], Accepted], limits: HttpLimits) -> Starlette:
-    api = ProductsApi(accept, limits)
+def products_app(
+    accept: Callable[[ProductSubmission], Accepted], retire: Retire, tokens: ApiTokens, limits: HttpLimits
+) -> Starlette:
+    api = ProductsApi(accept, retire, tokens, limits)
     return Starlette(
-        routes=[Route("/v1/products", api.post, methods=["POST"])],
+        routes=[
+            Route("/v1/products", api.post, methods=["POST"]),
+            Route("/v1/products/{sku}/retire", api.retire, methods=["POST"]),
+        ],
         exception_handlers={HTTPException: _no_route},
     )
 
@@ -198,12 +283,17 @@ class HttpApi:
 
 
 def start_http_api(
-    port: int, accept: Callable[[ProductSubmission], Accepted], host: str = "0.0.0.0", limits: HttpLimits | None = None
+    port: int,
+    accept: Callable[[ProductSubmission], Accepted],
+    retire: Retire,
+    tokens: ApiTokens,
+    host: str = "0.0.0.0",
+    limits: HttpLimits | None = None,
 ) -> HttpApi:
     """Serve the API on a thread; return once it listens. Raises RuntimeError when it cannot."""
     limits = limits or HttpLimits()
     config = uvicorn.Config(
-        products_app(accept, limits),
+        products_app(accept, retire, tokens, limits),
         host=host,
         port=port,
         loop="asyncio",

@@ -27,6 +27,7 @@ OPS_PORT = 9100
 # A supported Kubernetes minor that kubernetes-validate 1.37 has schemas for (1.25..1.37).
 KUBE_VERSION = "1.33.0"
 SECRET_KEY = "s3cr3t-must-stay-in-the-secret"
+API_TOKEN = "api-t0ken-must-stay-in-the-secret"
 
 # Values overrides to render besides the defaults. JSON is valid YAML, so no yaml needed here.
 VARIANTS: dict[str, dict] = {
@@ -35,12 +36,14 @@ VARIANTS: dict[str, dict] = {
         "image": {"repository": "registry.example.com/twinwear", "tag": "1.2.3"},
         "kafka": {"bootstrap": "kafka-0.kafka.data:9093"},
         "minio": {"endpoint": "minio.storage:9000", "secure": True, "accessKey": "twinwear", "secretKey": SECRET_KEY},
+        "apiToken": {"token": API_TOKEN},
         "triton": {"grpc": "triton.gpu:8001"},
         "services": {"ingestion": {"replicas": 3}},
         "extraConfig": {"TWINWEAR_MAX_ATTEMPTS": 7},
     },
     "existing-secret": {
         "minio": {"existingSecret": "minio-creds"},
+        "apiToken": {"existingSecret": "ingestion-api-token"},
         "services": {"render": {"enabled": False}},
     },
 }
@@ -209,7 +212,7 @@ def test_minio_credentials_only_in_secret(rendered: Rendered) -> None:
     secret_name = minio.get("existingSecret") or "twinwear-minio"
     secrets = {s["metadata"]["name"]: s for s in rendered.of_kind("Secret")}
     if minio.get("existingSecret"):
-        assert not secrets, "chart must not create a Secret when existingSecret is set"
+        assert secret_name not in secrets, "chart must not create a Secret when existingSecret is set"
     else:
         data = secrets[secret_name]["data"]
         assert base64.b64decode(data["secretKey"]).decode() == minio.get("secretKey", "")
@@ -217,6 +220,27 @@ def test_minio_credentials_only_in_secret(rendered: Rendered) -> None:
         env = {e["name"]: e for e in container(deployment)["env"]}
         for var, key in (("TWINWEAR_MINIO_ACCESS_KEY", "accessKey"), ("TWINWEAR_MINIO_SECRET_KEY", "secretKey")):
             assert env[var] == {"name": var, "valueFrom": {"secretKeyRef": {"name": secret_name, "key": key}}}, name
+
+
+def test_api_token_only_in_secret_and_only_for_ingestion(rendered: Rendered) -> None:
+    encoded = base64.b64encode(API_TOKEN.encode()).decode()
+    for doc in rendered.docs:
+        if doc["kind"] != "Secret":
+            assert API_TOKEN not in json.dumps(doc) and encoded not in json.dumps(doc), doc["metadata"]["name"]
+    api_token = rendered.values.get("apiToken", {})
+    secret_name = api_token.get("existingSecret") or "twinwear-api-token"
+    secrets = {s["metadata"]["name"]: s for s in rendered.of_kind("Secret")}
+    if api_token.get("existingSecret"):
+        assert secret_name not in secrets, "chart must not create a Secret when existingSecret is set"
+    else:
+        assert base64.b64decode(secrets[secret_name]["data"]["token"]).decode() == api_token.get("token", "")
+    for name, deployment in rendered.by_component("Deployment").items():
+        env = {e["name"]: e for e in container(deployment)["env"]}
+        if name == "ingestion":
+            expected = {"secretKeyRef": {"name": secret_name, "key": "token"}}
+            assert env["TWINWEAR_API_TOKEN"] == {"name": "TWINWEAR_API_TOKEN", "valueFrom": expected}
+        else:
+            assert "TWINWEAR_API_TOKEN" not in env, name
 
 
 def test_values_reach_the_pods(rendered: Rendered) -> None:

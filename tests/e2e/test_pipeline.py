@@ -21,7 +21,7 @@ from PIL import Image
 
 from devkit.catalogue import SampleProduct
 from devkit.ingest_client import post_product
-from devkit.local_services import INGESTION_GRPC, RunningServices, services_running
+from devkit.local_services import INGESTION_GRPC, RunningServices, api_token, services_running
 from devkit.topic_reader import TopicReader
 from services.twin_builder.roster import DEFAULT_ROSTER
 from twinwear.v1 import events_pb2, ingestion_pb2, ingestion_pb2_grpc
@@ -176,6 +176,7 @@ def test_a_bad_product_request_gets_400_naming_the_field(services, change, field
 
 def test_grpc_ingestion_accepts_and_rejects(services, feed):
     product = sample("checks")
+    auth = (("authorization", f"Bearer {api_token()}"),)
     with grpc.insecure_channel(INGESTION_GRPC) as channel:
         stub = ingestion_pb2_grpc.IngestionServiceStub(channel)
         request = ingestion_pb2.UpsertProductRequest(
@@ -185,11 +186,11 @@ def test_grpc_ingestion_accepts_and_rejects(services, feed):
             flat_lay_image=product.flat_lay_png(),
             source="grpc-test",
         )
-        accepted = stub.UpsertProduct(request, timeout=30)
+        accepted = stub.UpsertProduct(request, metadata=auth, timeout=30)
         assert accepted.sku == product.sku and accepted.created
         request.colour.r = 300
         with pytest.raises(grpc.RpcError) as rejected:
-            stub.UpsertProduct(request, timeout=30)
+            stub.UpsertProduct(request, metadata=auth, timeout=30)
     assert rejected.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert rejected.value.details().startswith("colour:")
     assert {a.twin_id for a in collect(feed, product.sku, len(TWINS))} == TWINS

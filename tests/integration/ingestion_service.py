@@ -14,7 +14,13 @@ HTTP_PORT, GRPC_PORT, OPS_PORT = 18080, 15051, 19101
 BODY_TIMEOUT_SECONDS = 2.0
 MAX_IN_FLIGHT = 32
 FLAT_LAY_PNG = draw_flat_lay("tee", "stripes", "#2a9d8f")
+API_TOKEN = "itest-token"
+# Two tokens configured, as while one is rotated out: either is accepted.
+OLD_API_TOKEN = "itest-old-token"
+AUTH = {"Authorization": f"Bearer {API_TOKEN}"}
+GRPC_AUTH = (("authorization", f"Bearer {API_TOKEN}"),)
 ENV = {
+    "TWINWEAR_API_TOKEN": f"{OLD_API_TOKEN},{API_TOKEN}",
     "TWINWEAR_HTTP_PORT": str(HTTP_PORT),
     "TWINWEAR_GRPC_PORT": str(GRPC_PORT),
     "TWINWEAR_OPS_PORT": str(OPS_PORT),

@@ -1,5 +1,6 @@
 """The ingestion APIs as a process on the real stack: limits, slow and oversized bodies, bad images,
-hostile JSON and overload all get an answer that names the cause, never a reset or a 5xx."""
+hostile JSON and overload all get an answer that names the cause, never a reset or a 5xx; bearer
+tokens, retirement and reflection."""
 
 from __future__ import annotations
 
@@ -14,11 +15,18 @@ from urllib.parse import urlsplit
 import grpc
 import httpx
 import pytest
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 
+from devkit.ingest_client import ApiResponse, retire_product
+from devkit.local_services import LocalService, start_services
 from tests.bad_images import BAD_FLAT_LAYS
 from tests.integration.ingestion_service import (
+    API_TOKEN,
+    AUTH,
     BODY_TIMEOUT_SECONDS,
+    ENV,
     FLAT_LAY_PNG,
+    GRPC_AUTH,
     IngestionUnderTest,
     product_body,
     unique_sku,
@@ -27,11 +35,12 @@ from twinwear.v1 import events_pb2, ingestion_pb2, ingestion_pb2_grpc
 
 pytestmark = pytest.mark.integration
 MAX_BODY_BYTES = 30 * 1024 * 1024
+AUTH_LINE = f"Authorization: Bearer {API_TOKEN}\r\n".encode()
 
 
 def post(ingestion: IngestionUnderTest, body: dict[str, object] | bytes) -> httpx.Response:
     content = body if isinstance(body, bytes) else json.dumps(body).encode()
-    return httpx.post(f"{ingestion.http_url}/v1/products", content=content, timeout=30)
+    return httpx.post(f"{ingestion.http_url}/v1/products", content=content, headers=AUTH, timeout=30)
 
 
 def raw_exchange(ingestion: IngestionUnderTest, head: bytes, send_body: object = None) -> tuple[bytes, float]:
@@ -96,7 +105,7 @@ def test_200_concurrent_posts_are_all_answered(ingestion):
 
         def send(content: bytes) -> httpx.Response:
             start.wait()
-            return client.post(f"{ingestion.http_url}/v1/products", content=content)
+            return client.post(f"{ingestion.http_url}/v1/products", content=content, headers=AUTH)
 
         with ThreadPoolExecutor(len(bodies)) as pool:
             responses = list(pool.map(send, bodies))  # a reset would raise here
@@ -118,7 +127,11 @@ def test_a_body_that_trickles_in_is_cut_off_with_408(ingestion):
         except OSError:
             return  # the server answered and closed
 
-    head = b"POST /v1/products HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    head = (
+        b"POST /v1/products HTTP/1.1\r\nHost: test\r\n"
+        + AUTH_LINE
+        + b"Content-Type: application/json\r\nContent-Length: 1000\r\n\r\n"
+    )
     answer, seconds = raw_exchange(ingestion, head, trickle)
     assert status_of(answer) == 408
     assert json_of(answer)["field"] == "body"
@@ -126,7 +139,7 @@ def test_a_body_that_trickles_in_is_cut_off_with_408(ingestion):
 
 
 def test_a_body_declared_too_large_is_413_before_it_is_sent(ingestion):
-    head = b"POST /v1/products HTTP/1.1\r\nHost: test\r\nContent-Length: 1073741824\r\n\r\n"
+    head = b"POST /v1/products HTTP/1.1\r\nHost: test\r\n" + AUTH_LINE + b"Content-Length: 1073741824\r\n\r\n"
     answer, seconds = raw_exchange(ingestion, head)
     assert status_of(answer) == 413
     assert json_of(answer)["field"] == "body"
@@ -144,7 +157,7 @@ def test_a_streamed_body_is_413_once_past_the_limit_whatever_its_length(ingestio
         except OSError:
             return
 
-    head = b"POST /v1/products HTTP/1.1\r\nHost: test\r\nTransfer-Encoding: chunked\r\n\r\n"
+    head = b"POST /v1/products HTTP/1.1\r\nHost: test\r\n" + AUTH_LINE + b"Transfer-Encoding: chunked\r\n\r\n"
     answer, _ = raw_exchange(ingestion, head, stream)
     assert status_of(answer) == 413
     assert json_of(answer)["field"] == "body"
@@ -153,10 +166,10 @@ def test_a_streamed_body_is_413_once_past_the_limit_whatever_its_length(ingestio
 @pytest.mark.parametrize(
     "head",
     [
-        "POST /v1/products HTTP/1.1\r\nHost: test\r\nContent-Length: ²\r\n\r\n".encode(),
-        b"POST /v1/products HTTP/1.1\r\nHost: test\r\nContent-Length: -5\r\n\r\n",
-        b"POST /v1/products HTTP/1.1\r\nHost: test\r\nContent-Length: 12abc\r\n\r\n",
-        b"POST /v1/products HTTP/1.1\r\nHost: test\r\n\r\n",
+        "POST /v1/products HTTP/1.1\r\nHost: test\r\nContent-Length: ²\r\n".encode() + AUTH_LINE + b"\r\n",
+        b"POST /v1/products HTTP/1.1\r\nHost: test\r\n" + AUTH_LINE + b"Content-Length: -5\r\n\r\n",
+        b"POST /v1/products HTTP/1.1\r\nHost: test\r\n" + AUTH_LINE + b"Content-Length: 12abc\r\n\r\n",
+        b"POST /v1/products HTTP/1.1\r\nHost: test\r\n" + AUTH_LINE + b"\r\n",
     ],
     ids=["superscript-two", "negative", "not-a-number", "missing"],
 )
@@ -219,13 +232,13 @@ def grpc_request(image: bytes) -> ingestion_pb2.UpsertProductRequest:
 @pytest.mark.parametrize("image", BAD_FLAT_LAYS.values(), ids=BAD_FLAT_LAYS.keys())
 def test_bad_images_are_refused_naming_flat_lay_over_grpc(stub, image):
     with pytest.raises(grpc.RpcError) as rejected:
-        stub.UpsertProduct(grpc_request(image), timeout=30)
+        stub.UpsertProduct(grpc_request(image), metadata=GRPC_AUTH, timeout=30)
     assert rejected.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert rejected.value.details().startswith("flat_lay:")
 
 
 def test_grpc_accepts_a_valid_product(stub):
-    accepted = stub.UpsertProduct(grpc_request(FLAT_LAY_PNG), timeout=30)
+    accepted = stub.UpsertProduct(grpc_request(FLAT_LAY_PNG), metadata=GRPC_AUTH, timeout=30)
     assert accepted.created and accepted.event_id
 
 
@@ -233,3 +246,125 @@ def test_an_unknown_route_is_a_json_404(ingestion):
     response = httpx.post(f"{ingestion.http_url}/v2/anything", content=b"{}", timeout=10)
     assert response.status_code == 404
     assert response.json()["error"] == "no_route"
+
+
+def retire(ingestion: IngestionUnderTest, sku: str, body: dict[str, object] | None = None) -> ApiResponse:
+    return retire_product(sku, body, base_url=ingestion.http_url, token=API_TOKEN)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{}, {"Authorization": "Bearer wrong-token"}, {"Authorization": API_TOKEN}, {"Authorization": "Basic eDp5"}],
+    ids=["missing", "wrong", "no-scheme", "basic"],
+)
+@pytest.mark.parametrize("path", ["/v1/products", "/v1/products/TW-ANY/retire"])
+def test_without_a_valid_token_http_is_401_saying_nothing_more(ingestion, headers, path):
+    response = httpx.post(f"{ingestion.http_url}{path}", content=b"{}", headers=headers, timeout=10)
+    assert response.status_code == 401
+    assert response.json() == {"error": "unauthorized"}
+    assert response.headers["WWW-Authenticate"] == "Bearer"
+
+
+def test_the_token_is_checked_before_the_body_is_read(ingestion):
+    head = b"POST /v1/products HTTP/1.1\r\nHost: test\r\nContent-Length: 31457280\r\n\r\n"
+    answer, seconds = raw_exchange(ingestion, head)  # no body is ever sent
+    assert status_of(answer) == 401
+    assert seconds < 2
+
+
+def test_either_configured_token_is_accepted(ingestion):
+    for token in ("itest-old-token", API_TOKEN):
+        body = json.dumps(product_body(unique_sku())).encode()
+        headers = {"Authorization": f"Bearer {token}"}
+        response = httpx.post(f"{ingestion.http_url}/v1/products", content=body, headers=headers, timeout=30)
+        assert response.status_code == 202, response.text
+
+
+@pytest.mark.parametrize("metadata", [(), (("authorization", "Bearer wrong-token"),)], ids=["missing", "wrong"])
+def test_without_a_valid_token_grpc_is_unauthenticated(stub, metadata):
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.UpsertProduct(grpc_request(FLAT_LAY_PNG), metadata=metadata, timeout=30)
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+    with pytest.raises(grpc.RpcError) as refused:
+        stub.RetireProduct(ingestion_pb2.RetireProductRequest(sku="TW-ANY"), metadata=metadata, timeout=30)
+    assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+
+
+def test_reflection_lists_the_service_without_a_token(ingestion):
+    with grpc.insecure_channel(ingestion.grpc_target) as channel:
+        services = ProtoReflectionDescriptorDatabase(channel).get_services()
+    assert "twinwear.v1.IngestionService" in services
+
+
+def test_retiring_a_product_over_http(ingestion):
+    sku = unique_sku("RETIRE")
+    assert post(ingestion, product_body(sku, product_version=1_700_000_000_000_000)).status_code == 202
+    first = retire(ingestion, sku)
+    assert first.status == 202, first.body
+    assert first.body["created"] is True and first.body["event_id"]
+    again = retire(ingestion, sku)
+    assert again.status == 200
+    assert again.body["created"] is False and again.body["event_id"] == first.body["event_id"]
+    # Retired is the SKU's newest version: an older upsert is stale, a newer one revives it.
+    older = post(ingestion, product_body(sku, product_version=1_700_000_000_000_001))
+    assert older.status_code == 200 and older.json()["stale"] is True
+    revived = post(ingestion, product_body(sku))
+    assert revived.status_code == 202 and revived.json()["created"] is True
+
+
+def test_retiring_an_older_version_is_stale(ingestion):
+    sku = unique_sku("RETIRE")
+    assert post(ingestion, product_body(sku, product_version=1_800_000_000_000_000)).status_code == 202
+    stale = retire(ingestion, sku, {"product_version": 1_700_000_000_000_000})
+    assert stale.status == 200
+    assert stale.body["stale"] is True and stale.body["created"] is False
+
+
+def test_retiring_an_unknown_sku_is_404_naming_it(ingestion):
+    sku = unique_sku("NEVER")
+    response = retire(ingestion, sku)
+    assert response.status == 404
+    assert sku in response.body["message"]
+
+
+def test_retiring_a_product_over_grpc(stub):
+    request = grpc_request(FLAT_LAY_PNG)
+    stub.UpsertProduct(request, metadata=GRPC_AUTH, timeout=30)
+    retirement = ingestion_pb2.RetireProductRequest(sku=request.sku)
+    first = stub.RetireProduct(retirement, metadata=GRPC_AUTH, timeout=30)
+    assert first.created and first.event_id and not first.stale
+    again = stub.RetireProduct(retirement, metadata=GRPC_AUTH, timeout=30)
+    assert not again.created and again.event_id == first.event_id
+    with pytest.raises(grpc.RpcError) as unknown:
+        stub.RetireProduct(ingestion_pb2.RetireProductRequest(sku="NEVER-SEEN"), metadata=GRPC_AUTH, timeout=30)
+    assert unknown.value.code() == grpc.StatusCode.NOT_FOUND
+    assert "NEVER-SEEN" in unknown.value.details()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_without_a_configured_token_the_service_starts_and_answers_503_naming_the_variable(stack):
+    http_port, grpc_port, ops_port = free_port(), free_port(), free_port()
+    env = ENV | {
+        "TWINWEAR_API_TOKEN": "",  # empty counts as unset
+        "TWINWEAR_HTTP_PORT": str(http_port),
+        "TWINWEAR_GRPC_PORT": str(grpc_port),
+        "TWINWEAR_OPS_PORT": str(ops_port),
+        "TWINWEAR_INSTANCE_ID": "ingestion-no-token",
+    }
+    running = start_services((LocalService("ingestion", ops_port),), env=env)
+    try:
+        response = httpx.post(f"http://127.0.0.1:{http_port}/v1/products", content=b"{}", headers=AUTH, timeout=10)
+        assert response.status_code == 503
+        assert "TWINWEAR_API_TOKEN" in response.json()["message"]
+        request = grpc_request(FLAT_LAY_PNG)
+        with grpc.insecure_channel(f"127.0.0.1:{grpc_port}") as channel, pytest.raises(grpc.RpcError) as refused:
+            ingestion_pb2_grpc.IngestionServiceStub(channel).UpsertProduct(request, metadata=GRPC_AUTH, timeout=10)
+        assert refused.value.code() == grpc.StatusCode.UNAVAILABLE
+        assert "TWINWEAR_API_TOKEN" in refused.value.details()
+    finally:
+        assert running.stop("ingestion") == 0

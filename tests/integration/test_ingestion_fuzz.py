@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from tests.bad_images import BAD_FLAT_LAYS
-from tests.integration.ingestion_service import FLAT_LAY_PNG, IngestionUnderTest, unique_sku
+from tests.integration.ingestion_service import AUTH, FLAT_LAY_PNG, GRPC_AUTH, IngestionUnderTest, unique_sku
 from twinwear.v1 import events_pb2, ingestion_pb2, ingestion_pb2_grpc
 
 pytestmark = pytest.mark.integration
@@ -78,7 +78,7 @@ def assert_still_up(ingestion: IngestionUnderTest) -> None:
 
 @pytest.fixture(scope="module")
 def http(ingestion) -> httpx.Client:
-    with httpx.Client(base_url=ingestion.http_url, timeout=30) as client:
+    with httpx.Client(base_url=ingestion.http_url, headers=AUTH, timeout=30) as client:
         yield client
     assert_still_up(ingestion)
 
@@ -126,7 +126,7 @@ def stub(ingestion) -> ingestion_pb2_grpc.IngestionServiceStub:
 @given(request=requests)
 def test_grpc_answers_every_request_with_ok_or_a_named_field(stub, request):
     try:
-        accepted = stub.UpsertProduct(request, timeout=30)
+        accepted = stub.UpsertProduct(request, metadata=GRPC_AUTH, timeout=30)
     except grpc.RpcError as error:
         event(f"{error.code().name} {error.details().split(':')[0]}")
         assert error.code() in (grpc.StatusCode.INVALID_ARGUMENT, grpc.StatusCode.UNAVAILABLE), error.details()

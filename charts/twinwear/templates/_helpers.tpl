@@ -53,6 +53,10 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- printf "%s:%s" .Values.image.repository (.Values.image.tag | default .Chart.AppVersion | toString) }}
 {{- end }}
 
+{{- define "twinwear.apiTokenSecretName" -}}
+{{- .Values.apiToken.existingSecret | default (printf "%s-api-token" (include "twinwear.fullname" .)) }}
+{{- end }}
+
 {{- define "twinwear.minioSecretName" -}}
 {{- .Values.minio.existingSecret | default (printf "%s-minio" (include "twinwear.fullname" .)) }}
 {{- end }}
