@@ -26,7 +26,7 @@ import numpy as np
 
 from devkit.catalogue import SampleProduct, load_catalogue
 from devkit.ingest_client import post_product
-from devkit.local_services import ROOT, services_running
+from devkit.local_services import ROOT, services_running, skip_backlog
 from devkit.topic_reader import TopicReader
 from services.render.handlers import garment_pixels, render_image
 from services.render.model_io import MODEL_NAME
@@ -96,6 +96,7 @@ def main() -> None:
     products = [replace(catalogue[i % len(catalogue)], sku=f"BENCH-{run}-{i:04d}") for i in range(args.products)]
     expected = len(products) * len(DEFAULT_ROSTER)
 
+    skip_backlog()
     with services_running():
         feed = TopicReader()
         accepted_at: dict[str, float] = {}

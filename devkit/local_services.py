@@ -14,6 +14,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+from kafka import KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+
+from twinwear_contracts.topics import PRODUCTS, RENDER_REQUESTS, RENDER_RESULTS
+
 ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = Path(os.environ.get("TWINWEAR_STACK_DIR", ROOT / ".stack")) / "logs"
 
@@ -39,6 +44,30 @@ DEV_API_TOKEN = "twinwear-dev-token"
 def api_token() -> str:
     """The token clients send: TWINWEAR_API_TOKEN's first one, else the local development token."""
     return os.environ.get("TWINWEAR_API_TOKEN", DEV_API_TOKEN).split(",")[0].strip()
+
+
+# The consumer groups and what they read, for skip_backlog.
+CONSUMED = {
+    "twinwear.twin_builder": PRODUCTS.name,
+    "twinwear.render": RENDER_REQUESTS.name,
+    "twinwear.publisher": RENDER_RESULTS.name,
+}
+
+
+def skip_backlog(bootstrap: str = "127.0.0.1:9092") -> None:
+    """Move the services' consumer groups to the end of their topics, so that a test or benchmark
+    sees only the work it sends, not what earlier runs on this shared local stack left unconsumed
+    (the ingestion API tests accept hundreds of products). Only while the services are stopped."""
+    for group, topic in CONSUMED.items():
+        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+        try:
+            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+            if partitions:
+                consumer.assign(partitions)
+                ends = consumer.end_offsets(partitions)
+                consumer.commit({tp: OffsetAndMetadata(ends[tp], "", -1) for tp in partitions})
+        finally:
+            consumer.close()
 
 
 class ServiceFailed(RuntimeError):

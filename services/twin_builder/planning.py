@@ -29,10 +29,11 @@ def twin_ref(twin: Twin) -> events_pb2.TwinRef:
     )
 
 
-def render_id(imagery_digest: str, twin: Twin, pose: str) -> str:
-    """One render per imagery, twin version and pose: a product version that changes only price or
-    title, or a revert to earlier imagery, asks for a render that already exists."""
-    return derive_id("render", imagery_digest, twin.twin_id, str(twin.version), pose)
+def render_id(sku: str, imagery_digest: str, twin: Twin, pose: str) -> str:
+    """One render per product, imagery, twin version and pose: a product version that changes only
+    price or title, or a revert to earlier imagery, asks for a render that already exists. Two
+    products that happen to share imagery still get assets of their own."""
+    return derive_id("render", sku, imagery_digest, twin.twin_id, str(twin.version), pose)
 
 
 def plan_renders(
@@ -41,7 +42,7 @@ def plan_renders(
     """One render of the product on each twin whose consent covers catalogue imagery today."""
     return [
         events_pb2.RenderRequested(
-            render_id=render_id(product.imagery_digest, twin, pose),
+            render_id=render_id(product.sku, product.imagery_digest, twin, pose),
             sku=product.sku,
             revision=product.revision,
             twin=twin_ref(twin),

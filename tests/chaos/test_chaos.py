@@ -24,7 +24,7 @@ import pytest
 
 from devkit.catalogue import load_catalogue
 from devkit.ingest_client import post_product
-from devkit.local_services import ROOT, RunningServices, services_running
+from devkit.local_services import ROOT, RunningServices, services_running, skip_backlog
 from devkit.topic_reader import TopicReader
 from services.twin_builder.roster import DEFAULT_ROSTER
 from twinwear_contracts.buckets import PUBLISHED_BUCKET
@@ -129,6 +129,7 @@ def test_nothing_is_lost_or_duplicated_through_crashes_and_outages(stack, store)
     feed = TopicReader(from_beginning=False)
     dead_letters, parked = TopicReader(DEAD_LETTER.name), TopicReader(PARKING.name)
     try:
+        skip_backlog()
         with services_running() as services:
             feeder = Feeder(bodies, interval=1.5)
             feeder.start()

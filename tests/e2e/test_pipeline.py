@@ -21,7 +21,7 @@ from PIL import Image
 
 from devkit.catalogue import SampleProduct
 from devkit.ingest_client import post_product
-from devkit.local_services import INGESTION_GRPC, RunningServices, api_token, services_running
+from devkit.local_services import INGESTION_GRPC, RunningServices, api_token, services_running, skip_backlog
 from devkit.topic_reader import TopicReader
 from services.twin_builder.roster import DEFAULT_ROSTER
 from twinwear.v1 import events_pb2, ingestion_pb2, ingestion_pb2_grpc
@@ -36,6 +36,7 @@ TWINS = {t.twin_id for t in DEFAULT_ROSTER}
 
 @pytest.fixture(scope="module")
 def services(stack) -> Iterator[RunningServices]:
+    skip_backlog()
     with services_running() as running:
         yield running
 

@@ -40,6 +40,12 @@ def test_a_change_that_keeps_the_imagery_plans_the_same_renders_under_the_new_ve
     assert {r.product_version for r in newer} == {1_764_000_000_000_001}
 
 
+def test_products_that_share_imagery_get_renders_of_their_own():
+    [a] = plan_renders(product(), DEFAULT_ROSTER[:1], TODAY)
+    [b] = plan_renders(product(sku="TW-2"), DEFAULT_ROSTER[:1], TODAY)
+    assert a.render_id != b.render_id
+
+
 def test_a_changed_twin_or_pose_is_a_new_render():
     twin = DEFAULT_ROSTER[0]
     [base] = plan_renders(product(), [twin], TODAY)
