@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kafka import KafkaConsumer, TopicPartition
+from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from twinwear_contracts.topics import PRODUCTS, RENDER_REQUESTS, RENDER_RESULTS
@@ -57,17 +58,30 @@ CONSUMED = {
 def skip_backlog(bootstrap: str = "127.0.0.1:9092") -> None:
     """Move the services' consumer groups to the end of their topics, so that a test or benchmark
     sees only the work it sends, not what earlier runs on this shared local stack left unconsumed
-    (the ingestion API tests accept hundreds of products). Only while the services are stopped."""
+    (the ingestion API tests accept hundreds of products). Only while the services are stopped;
+    a stopped static member stays in its group for a session timeout, so the commit is retried."""
     for group, topic in CONSUMED.items():
-        consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
-        try:
-            partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
-            if partitions:
-                consumer.assign(partitions)
-                ends = consumer.end_offsets(partitions)
-                consumer.commit({tp: OffsetAndMetadata(ends[tp], "", -1) for tp in partitions})
-        finally:
-            consumer.close()
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                _commit_end_offsets(bootstrap, group, topic)
+                break
+            except KafkaError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(1)
+
+
+def _commit_end_offsets(bootstrap: str, group: str, topic: str) -> None:
+    consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
+    try:
+        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        if partitions:
+            consumer.assign(partitions)
+            ends = consumer.end_offsets(partitions)
+            consumer.commit({tp: OffsetAndMetadata(ends[tp], "", -1) for tp in partitions})
+    finally:
+        consumer.close()
 
 
 class ServiceFailed(RuntimeError):

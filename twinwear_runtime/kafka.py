@@ -466,6 +466,7 @@ class TransactionalConsumer:
         deadline = started + self._settings.batch_seconds
         handled = 0
         offsets: dict[TopicPartition, OffsetAndMetadata] = {}
+        sends: list[Any] = []
         failure: tuple[Record, Exception] | None = None
         outcomes = self._outcomes(records, attempts)
         try:
@@ -477,7 +478,9 @@ class TransactionalConsumer:
                     failure = (record, outcome)
                     break
                 for produced in outcome:
-                    producer.send(produced.topic, key=produced.key, value=produced.value, headers=produced.headers)
+                    sends.append(
+                        producer.send(produced.topic, key=produced.key, value=produced.value, headers=produced.headers)
+                    )
                 offsets[tp] = OffsetAndMetadata(record.offset + 1, "", -1)
                 handled += 1
                 self._health.set_ready()  # a record went through: its dependencies answer
@@ -488,6 +491,13 @@ class TransactionalConsumer:
                 tp = TopicPartition(record.topic, record.partition)
                 # Not past the record: its offset is committed with the attempts it has had.
                 offsets[tp] = OffsetAndMetadata(record.offset, _attempts_metadata(record.offset, error.attempt), -1)
+            # Every event must be in the log before the commit: kafka-python 3.0.12 commits a
+            # transaction whose batches expired while the broker was away, without them (seen in
+            # the chaos test: offsets committed, events gone). So flush and check each send.
+            producer.flush(timeout=self.REQUEST_TIMEOUT_MS / 1000)
+            for sent in sends:
+                if sent.failed():
+                    raise sent.exception
             if offsets:
                 # The same requests as send_offsets_to_transaction() and commit_transaction(),
                 # awaited with a deadline (private API of the pinned kafka-python 3.0.12).
