@@ -198,24 +198,28 @@ def test_services_expose_ports_and_scrape_annotations(rendered: Rendered) -> Non
     assert env["TWINWEAR_HTTP_PORT"] == "8080" and env["TWINWEAR_GRPC_PORT"] == "50051"
 
 
+def secret_holding(rendered: Rendered, value: str, section: str, default_name: str) -> tuple[str, dict | None]:
+    """Check that only a Secret carries ``value`` (not even base64-encoded elsewhere) and that the
+    chart makes that Secret unless ``<section>.existingSecret`` names one; return its name and
+    data (None for an existing one)."""
+    encoded = base64.b64encode(value.encode()).decode()
+    for doc in rendered.docs:
+        if doc["kind"] != "Secret":
+            assert value not in json.dumps(doc) and encoded not in json.dumps(doc), doc["metadata"]["name"]
+    existing = rendered.values.get(section, {}).get("existingSecret")
+    secrets = {s["metadata"]["name"]: s for s in rendered.of_kind("Secret")}
+    if existing:
+        assert existing not in secrets, "chart must not create a Secret when existingSecret is set"
+        return existing, None
+    return default_name, secrets[default_name]["data"]
+
+
 def test_minio_credentials_only_in_secret(rendered: Rendered) -> None:
     for config in rendered.of_kind("ConfigMap"):
         assert not any("ACCESS_KEY" in k or "SECRET_KEY" in k for k in config["data"])
-        assert SECRET_KEY not in json.dumps(config)
-    # Nothing but the Secret may carry the value, not even base64-encoded.
-    encoded = base64.b64encode(SECRET_KEY.encode()).decode()
-    for doc in rendered.docs:
-        if doc["kind"] != "Secret":
-            assert SECRET_KEY not in json.dumps(doc) and encoded not in json.dumps(doc), doc["metadata"]["name"]
-
-    minio = rendered.values.get("minio", {})
-    secret_name = minio.get("existingSecret") or "twinwear-minio"
-    secrets = {s["metadata"]["name"]: s for s in rendered.of_kind("Secret")}
-    if minio.get("existingSecret"):
-        assert secret_name not in secrets, "chart must not create a Secret when existingSecret is set"
-    else:
-        data = secrets[secret_name]["data"]
-        assert base64.b64decode(data["secretKey"]).decode() == minio.get("secretKey", "")
+    secret_name, data = secret_holding(rendered, SECRET_KEY, "minio", "twinwear-minio")
+    if data is not None:
+        assert base64.b64decode(data["secretKey"]).decode() == rendered.values.get("minio", {}).get("secretKey", "")
     for name, deployment in rendered.by_component("Deployment").items():
         env = {e["name"]: e for e in container(deployment)["env"]}
         for var, key in (("TWINWEAR_MINIO_ACCESS_KEY", "accessKey"), ("TWINWEAR_MINIO_SECRET_KEY", "secretKey")):
@@ -223,17 +227,9 @@ def test_minio_credentials_only_in_secret(rendered: Rendered) -> None:
 
 
 def test_api_token_only_in_secret_and_only_for_ingestion(rendered: Rendered) -> None:
-    encoded = base64.b64encode(API_TOKEN.encode()).decode()
-    for doc in rendered.docs:
-        if doc["kind"] != "Secret":
-            assert API_TOKEN not in json.dumps(doc) and encoded not in json.dumps(doc), doc["metadata"]["name"]
-    api_token = rendered.values.get("apiToken", {})
-    secret_name = api_token.get("existingSecret") or "twinwear-api-token"
-    secrets = {s["metadata"]["name"]: s for s in rendered.of_kind("Secret")}
-    if api_token.get("existingSecret"):
-        assert secret_name not in secrets, "chart must not create a Secret when existingSecret is set"
-    else:
-        assert base64.b64decode(secrets[secret_name]["data"]["token"]).decode() == api_token.get("token", "")
+    secret_name, data = secret_holding(rendered, API_TOKEN, "apiToken", "twinwear-api-token")
+    if data is not None:
+        assert base64.b64decode(data["token"]).decode() == rendered.values.get("apiToken", {}).get("token", "")
     for name, deployment in rendered.by_component("Deployment").items():
         env = {e["name"]: e for e in container(deployment)["env"]}
         if name == "ingestion":
