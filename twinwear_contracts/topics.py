@@ -6,18 +6,34 @@ Each topic has one producing service. The runtime's own topics (dead letters, pa
 
 from __future__ import annotations
 
-from twinwear.v1 import events_pb2
+from twinwear.v1 import events_pb2, twins_pb2
 from twinwear_runtime.topics import Topic
 
-# Keyed by sku, so every version of a product stays in order on one partition.
+# Keyed by the source's event id: verified webhook deliveries as they came, for the aggregator.
+PIM_INBOX = Topic("twinwear.pim-inbox.v1", events=(events_pb2.PimDelivery,))
+# Keyed by look id, so every version of a look stays in order on one partition.
 PRODUCTS = Topic("twinwear.product.v1", events=(events_pb2.ProductUpserted, events_pb2.ProductRetired))
-# Keyed by sku: the renders of one product are handled in order.
-RENDER_REQUESTS = Topic("twinwear.render-request.v1", events=(events_pb2.RenderRequested,))
+# Keyed by twin id; internal: the only topic that may carry a talent's name.
+TWINS = Topic(
+    "twinwear.twin.v1", config={"cleanup.policy": "compact"}, events=(twins_pb2.TwinUpserted, twins_pb2.TwinDeleted)
+)
+# Keyed by twin id; the audit trail of consent, kept forever.
+CONSENT = Topic(
+    "twinwear.consent.v1",
+    config={"retention.ms": "-1"},
+    events=(twins_pb2.ConsentGranted, twins_pb2.ConsentRevoked, twins_pb2.ConsentExpired),
+)
+# Keyed by look id: the renders of one look are handled in order.
+RENDER_REQUESTS = Topic("twinwear.render-request.v1", events=(events_pb2.RenderRequested, events_pb2.RenderCancelled))
 RENDER_RESULTS = Topic("twinwear.render-result.v1", events=(events_pb2.RenderCompleted, events_pb2.RenderFailed))
 # Keyed by asset slot "<sku>/<twin_id>/<pose>": compaction keeps the newest asset of each slot.
-ASSET_FEED = Topic("twinwear.asset-feed.v1", config={"cleanup.policy": "compact"}, events=(events_pb2.AssetPublished,))
+ASSET_FEED = Topic(
+    "twinwear.asset-feed.v1",
+    config={"cleanup.policy": "compact"},
+    events=(events_pb2.AssetPublished, events_pb2.AssetWithdrawn),
+)
 
-DOMAIN_TOPICS = (PRODUCTS, RENDER_REQUESTS, RENDER_RESULTS, ASSET_FEED)
+DOMAIN_TOPICS = (PIM_INBOX, PRODUCTS, TWINS, CONSENT, RENDER_REQUESTS, RENDER_RESULTS, ASSET_FEED)
 
 
 def asset_slot(sku: str, twin_id: str, pose: str) -> str:
