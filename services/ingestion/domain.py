@@ -17,7 +17,7 @@ MAX_IMAGE_PIXELS = 40_000_000
 # Pillow checks its own budget when it reads the header; twice it raises DecompressionBombError.
 Image.MAX_IMAGE_PIXELS = MAX_IMAGE_PIXELS
 # A full decode of a 40-megapixel image takes up to 160 MB: bound how many run at once.
-_DECODES = threading.BoundedSemaphore(4)
+DECODE_SLOTS = threading.BoundedSemaphore(4)
 _SKU = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _HEX_COLOUR = re.compile(r"^#[0-9a-fA-F]{6}$")
 _IMAGE_TYPES = {"PNG": "image/png", "JPEG": "image/jpeg"}
@@ -103,7 +103,7 @@ def check_flat_lay(data: bytes, field: str = "flat_lay") -> str:
         # Only the two parsers we accept ever see the bytes.
         with Image.open(io.BytesIO(data), formats=list(_IMAGE_TYPES)) as image:
             _check_header(image.format, image.size, field)
-            with _DECODES:
+            with DECODE_SLOTS:
                 image.load()
             return _IMAGE_TYPES[image.format]
     except Image.DecompressionBombError:
