@@ -264,7 +264,13 @@ def shopify_product(
         "variants": listed,
         "options": [
             {"id": 594680422, "product_id": SHOPIFY_PRODUCT_ID, "name": "Color", "position": 1, "values": colours},
-            {"id": 594680423, "product_id": SHOPIFY_PRODUCT_ID, "name": "Size", "position": 2, "values": ["S", "M", "L"]},
+            {
+                "id": 594680423,
+                "product_id": SHOPIFY_PRODUCT_ID,
+                "name": "Size",
+                "position": 2,
+                "values": ["S", "M", "L"],
+            },
         ],
         "images": images,
         "image": images[0] if images else None,

@@ -10,6 +10,8 @@ from services.ingestion.accept import SERVICE, StoredProductVersions, accept_pro
 from services.ingestion.auth import NOT_CONFIGURED_MESSAGE, ApiTokens
 from services.ingestion.grpc_api import start_grpc_api
 from services.ingestion.http_api import HttpLimits, start_http_api
+from services.ingestion.pim.stores import RejectionStore
+from services.ingestion.rejections_api import rejection_routes
 from twinwear_contracts.buckets import FLAT_LAYS_BUCKET, STATE_BUCKET
 from twinwear_contracts.topics import PRODUCTS
 from twinwear_runtime.config import RuntimeConfig, env
@@ -44,7 +46,8 @@ def main() -> None:
         body_timeout_seconds=config.http_body_timeout_seconds,
         max_connections=config.http_max_connections,
     )
-    http = start_http_api(config.http_port, accept, retire, tokens, config.bind_address, limits)
+    routes = rejection_routes(RejectionStore(service.store), tokens)
+    http = start_http_api(config.http_port, accept, retire, tokens, config.bind_address, limits, routes)
     grpc_server = start_grpc_api(
         config.grpc_port, accept, retire, tokens, config.bind_address, config.grpc_max_in_flight
     )

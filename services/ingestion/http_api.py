@@ -18,7 +18,7 @@ import dataclasses
 import json
 import threading
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 
 import structlog
@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
 from starlette.requests import ClientDisconnect, Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Route
 
 from services.ingestion.accept import Accepted, Retired, UnknownProduct, failure_cause
 from services.ingestion.auth import NOT_CONFIGURED_MESSAGE, ApiTokens, Verdict
@@ -119,6 +119,20 @@ def _body_refused(status: HTTPStatus, error: str, message: str) -> JSONResponse:
     return _error(status, error, f"body: {message}", field="body", headers={"Connection": "close"})
 
 
+def token_refusal(tokens: ApiTokens, request: Request) -> Response | None:
+    """The answer to a request without a valid token, or None when it may go on. The body is
+    not read yet: an unauthenticated client cannot make the server read it."""
+    verdict = tokens.check(request.headers.get("authorization"))
+    if verdict is Verdict.ALLOWED:
+        return None
+    # The unread body makes the connection unusable for another request.
+    if verdict is Verdict.NOT_CONFIGURED:
+        return _error(HTTPStatus.SERVICE_UNAVAILABLE, "not_configured", NOT_CONFIGURED_MESSAGE, headers=_CLOSE)
+    # Never says whether the header, the scheme or the token was wrong.
+    headers = {"WWW-Authenticate": "Bearer"} | _CLOSE
+    return JSONResponse({"error": "unauthorized"}, status_code=HTTPStatus.UNAUTHORIZED, headers=headers)
+
+
 class TooLarge(Exception):
     pass
 
@@ -134,19 +148,6 @@ class ProductsApi:
         # Only touched on the event loop's thread.
         self._in_flight = 0
 
-    def _refused(self, request: Request) -> Response | None:
-        """The answer to a request without a valid token, or None when it may go on. The body is
-        not read yet: an unauthenticated client cannot make the server read it."""
-        verdict = self._tokens.check(request.headers.get("authorization"))
-        if verdict is Verdict.ALLOWED:
-            return None
-        # The unread body makes the connection unusable for another request.
-        if verdict is Verdict.NOT_CONFIGURED:
-            return _error(HTTPStatus.SERVICE_UNAVAILABLE, "not_configured", NOT_CONFIGURED_MESSAGE, headers=_CLOSE)
-        # Never says whether the header, the scheme or the token was wrong.
-        headers = {"WWW-Authenticate": "Bearer"} | _CLOSE
-        return JSONResponse({"error": "unauthorized"}, status_code=HTTPStatus.UNAUTHORIZED, headers=headers)
-
     async def post(self, request: Request) -> Response:
         return await self._bounded(request, self._post)
 
@@ -155,7 +156,7 @@ class ProductsApi:
 
     async def _bounded(self, request: Request, handle: Callable[[Request], Awaitable[Response]]) -> Response:
         """Check the token, then handle the request unless too many are in flight."""
-        if refused := self._refused(request):
+        if refused := token_refusal(self._tokens, request):
             return refused
         if self._in_flight >= self._limits.max_in_flight:
             return _error(
@@ -257,13 +258,19 @@ async def _no_route(request: Request, error: Exception) -> Response:
 
 
 def products_app(
-    accept: Callable[[ProductSubmission], Accepted], retire: Retire, tokens: ApiTokens, limits: HttpLimits
+    accept: Callable[[ProductSubmission], Accepted],
+    retire: Retire,
+    tokens: ApiTokens,
+    limits: HttpLimits,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> Starlette:
+    """The API; ``extra_routes`` are other modules' routes (GET /v1/rejections)."""
     api = ProductsApi(accept, retire, tokens, limits)
     return Starlette(
         routes=[
             Route("/v1/products", api.post, methods=["POST"]),
             Route("/v1/products/{sku}/retire", api.retire, methods=["POST"]),
+            *extra_routes,
         ],
         exception_handlers={HTTPException: _no_route},
     )
@@ -289,11 +296,12 @@ def start_http_api(
     tokens: ApiTokens,
     host: str = "0.0.0.0",
     limits: HttpLimits | None = None,
+    extra_routes: Sequence[BaseRoute] = (),
 ) -> HttpApi:
     """Serve the API on a thread; return once it listens. Raises RuntimeError when it cannot."""
     limits = limits or HttpLimits()
     config = uvicorn.Config(
-        products_app(accept, retire, tokens, limits),
+        products_app(accept, retire, tokens, limits, extra_routes),
         host=host,
         port=port,
         loop="asyncio",

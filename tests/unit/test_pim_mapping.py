@@ -33,10 +33,17 @@ def tee(identifier: str, size: str, **kwargs: object) -> dict[str, object]:
 
 def test_an_akeneo_event_becomes_a_look_with_every_field():
     harness = Harness()
-    outputs = harness.feed(akeneo_event("product.updated", tee("NW-TEE-NAVY-M", "M"), "ev-1", "2026-05-01T10:00:00+00:00"))
+    outputs = harness.feed(
+        akeneo_event("product.updated", tee("NW-TEE-NAVY-M", "M"), "ev-1", "2026-05-01T10:00:00+00:00")
+    )
     [event] = upserts(outputs)
     assert outputs[0].key == "NW-TEE-NAVY"
-    assert (event.look_id, event.sku, event.brand, event.title) == ("NW-TEE-NAVY", "NW-TEE-NAVY", "Northwind", "Linen tee")
+    assert (event.look_id, event.sku, event.brand, event.title) == (
+        "NW-TEE-NAVY",
+        "NW-TEE-NAVY",
+        "Northwind",
+        "Linen tee",
+    )
     assert (event.garment.type, event.garment.sleeve_length, event.garment.fit) == ("t-shirt", "short", "regular")
     assert (event.colour_name, event.colour_estimated) == ("Navy", False)
     assert (event.colour.r, event.colour.g, event.colour.b) == (0x1F, 0x2A, 0x44)
@@ -81,7 +88,9 @@ def test_akeneo_variants_of_one_parent_group_into_one_look_sorted_by_size():
 def test_a_price_change_keeps_the_imagery_digest_and_a_colour_change_does_not():
     harness = Harness()
     [first] = upserts(harness.feed(akeneo_event("product.updated", tee("T-M", "M"), "a", "2026-05-01T10:00:00Z")))
-    [priced] = upserts(harness.feed(akeneo_event("product.updated", tee("T-M", "M", price="9"), "b", "2026-05-01T11:00:00Z")))
+    [priced] = upserts(
+        harness.feed(akeneo_event("product.updated", tee("T-M", "M", price="9"), "b", "2026-05-01T11:00:00Z"))
+    )
     [recoloured] = upserts(
         harness.feed(akeneo_event("product.updated", tee("T-M", "M", colour="red"), "c", "2026-05-01T12:00:00Z"))
     )
@@ -145,7 +154,11 @@ def test_a_family_without_garment_type_is_a_rejection_with_the_exact_reason():
     assert harness.feed(akeneo_event("product.created", shoe, "ev-shoe", "2026-05-01T10:00:00Z")) == []
     [rejected] = harness.rejected()
     assert rejected["reason"] == "family 'shoes' has no garment type in the mapping"
-    assert (rejected["look_id"], rejected["sku"], rejected["source_event_id"]) == ("NW-SHOE-BLK", "NW-SHOE-42", "ev-shoe")
+    assert (rejected["look_id"], rejected["sku"], rejected["source_event_id"]) == (
+        "NW-SHOE-BLK",
+        "NW-SHOE-42",
+        "ev-shoe",
+    )
 
 
 def test_a_size_missing_from_the_chart_and_a_broken_image_are_rejections():
@@ -162,7 +175,9 @@ def test_a_size_missing_from_the_chart_and_a_broken_image_are_rejections():
 
 def test_an_unmapped_colour_is_estimated_from_the_flat_lay():
     harness = Harness()
-    [event] = upserts(harness.feed(akeneo_event("product.created", tee("T-M", "M", colour="teal"), "e", "2026-05-01T10:00:00Z")))
+    [event] = upserts(
+        harness.feed(akeneo_event("product.created", tee("T-M", "M", colour="teal"), "e", "2026-05-01T10:00:00Z"))
+    )
     assert event.colour_estimated
     assert (event.colour.r, event.colour.g, event.colour.b) == (20, 40, 80)
     assert event.colour_name == "Navy"  # the nearest colour the mapping names
@@ -172,7 +187,9 @@ def test_the_event_platform_resolves_thin_events_through_the_rest_api():
     product = tee("T-M", "M", updated="2026-05-01T10:00:00+00:00")
     fetcher = FakeFetcher({str(product["uuid"]): product})
     harness = Harness(fetcher=fetcher)
-    [event] = upserts(harness.feed(cloud_event("product.updated", str(product["uuid"]), "ce-1", "2026-05-01T10:00:01Z")))
+    [event] = upserts(
+        harness.feed(cloud_event("product.updated", str(product["uuid"]), "ce-1", "2026-05-01T10:00:01Z"))
+    )
     assert event.look_id == "NW-TEE-NAVY" and event.product_version == 1_777_629_600_000_000
     assert list(event.source_event_ids) == ["ce-1"]
     del fetcher.products[str(product["uuid"])]
@@ -203,7 +220,7 @@ def test_a_salsify_delivery_groups_variants_under_their_parent():
         "Red",
     )
     assert [i.source_url for i in event.images] == [flat]
-    small, medium = event.size_chart
+    small, _ = event.size_chart
     # The variants' own measures win over the chart's; the chart gives the rest.
     assert (small.chest_girth.min_cm, small.chest_girth.max_cm, small.waist_girth.min_cm) == (82, 86, 64)
     assert list(event.materials) == ["Viscose", "Elastane"] and list(event.markets) == ["GB", "US"]
@@ -222,7 +239,11 @@ def test_a_salsify_deletion_retires_but_leaving_the_list_only_disables():
     assert not retirements(outputs)
     assert {v.sku: v.enabled for v in event.variants} == {"NW-DRS-RED-S": False, "NW-DRS-RED-M": True}
     destroyed = salsify_variant(
-        "NW-DRS-RED-M", "NW-DRS-RED", "M", "2026-05-03T10:00:00.000Z", **{"salsify:destroyed_at": "2026-05-03T10:00:00Z"}
+        "NW-DRS-RED-M",
+        "NW-DRS-RED",
+        "M",
+        "2026-05-03T10:00:00.000Z",
+        **{"salsify:destroyed_at": "2026-05-03T10:00:00Z"},
     )
     outputs = harness.feed(salsify_delivery("req-3", "remove", [destroyed], [parent]))
     assert [r.variant_sku for r in retirements(outputs)] == ["NW-DRS-RED-M"]
@@ -238,7 +259,10 @@ def test_a_shopify_update_with_five_variants_splits_into_looks_by_colour():
     outputs = harness.feed(shopify_delivery("products/update", product, "wh-1"))
     navy, red = upserts(outputs)
     assert [o.key for o in outputs] == [f"shopify-{SHOPIFY_PRODUCT_ID}-Navy", f"shopify-{SHOPIFY_PRODUCT_ID}-Red"]
-    assert [v.size_label for v in navy.variants] == ["S", "M", "L"] and [v.size_label for v in red.variants] == ["S", "M"]
+    assert [v.size_label for v in navy.variants] == ["S", "M", "L"] and [v.size_label for v in red.variants] == [
+        "S",
+        "M",
+    ]
     assert navy.variants[0].source_id == "9007199254740994"  # 2^53 + 2: exact, never through a float
     assert [v.stock for v in navy.variants] == [3, 5, 0]
     assert [i.source_url for i in navy.images] == [urls["Navy"]] and [i.source_url for i in red.images] == [urls["Red"]]

@@ -208,12 +208,13 @@ def _to_srgb(image: Image.Image) -> tuple[Image.Image, bool]:
 def dominant_colour(image: Image.Image) -> tuple[int, int, int]:
     """The most common garment colour: near-white background and transparent pixels left out,
     colours binned coarsely, the mean of the fullest bin."""
-    small = image.convert("RGBA").resize((64, 64), Image.Resampling.BOX)
+    small = image.convert("RGBA").resize((64, 64), Image.Resampling.BOX).tobytes()
+    rgba = list(zip(small[0::4], small[1::4], small[2::4], small[3::4], strict=True))
     pixels = [
         (r, g, b)
-        for r, g, b, a in small.getdata()
+        for r, g, b, a in rgba
         if a >= 128 and not (r >= _BACKGROUND and g >= _BACKGROUND and b >= _BACKGROUND)
-    ] or [(r, g, b) for r, g, b, _ in small.getdata()]
+    ] or [(r, g, b) for r, g, b, _ in rgba]
     bins = collections.Counter((r >> 4, g >> 4, b >> 4) for r, g, b in pixels)
     fullest = bins.most_common(1)[0][0]
     chosen = [p for p in pixels if (p[0] >> 4, p[1] >> 4, p[2] >> 4) == fullest]
