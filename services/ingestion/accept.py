@@ -4,6 +4,7 @@ newest version per SKU. Shared by the HTTP and gRPC APIs."""
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Callable
@@ -11,8 +12,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 import structlog
+from PIL import Image
 
 from services.ingestion.domain import ProductSubmission
+from services.ingestion.pim.images import dominant_colour
 from twinwear.v1 import events_pb2
 from twinwear_contracts.buckets import FLAT_LAYS_BUCKET, STATE_BUCKET
 from twinwear_contracts.topics import PRODUCTS
@@ -97,6 +100,14 @@ class StoredProductVersions:
         return f"ingestion/products/{sku}.json"
 
 
+def flat_lay_facts(data: bytes) -> tuple[int, int, events_pb2.Rgb]:
+    """Width, height and garment colour of a flat lay already checked by the domain."""
+    with Image.open(io.BytesIO(data)) as image:
+        width, height = image.size
+        r, g, b = dominant_colour(image)
+    return width, height, events_pb2.Rgb(r=r, g=g, b=b)
+
+
 def receive_time_version() -> int:
     return time.time_ns() // 1000
 
@@ -121,6 +132,7 @@ def accept_product(
         FLAT_LAYS_BUCKET, submission.flat_lay_key, submission.flat_lay, submission.flat_lay_content_type
     )
     r, g, b = submission.colour
+    width, height, dominant = flat_lay_facts(submission.flat_lay)
     event = events_pb2.ProductUpserted(
         sku=submission.sku,
         title=submission.title,
@@ -131,6 +143,15 @@ def accept_product(
         source=submission.source,
         product_version=version,
         imagery_digest=submission.imagery_digest,
+        # The JSON API's product is one look of one variant, both named by the SKU.
+        look_id=submission.sku,
+        variants=[events_pb2.Variant(sku=submission.sku, enabled=True)],
+        images=[
+            events_pb2.ProductImage(
+                role="flat_lay", object=flat_lay, width=width, height=height, dominant_colour=dominant
+            )
+        ],
+        enabled=True,
     )
     event_id = derive_id(SERVICE, submission.sku, str(version), submission.revision)
     envelope = wrap(event, producer=SERVICE, key=submission.sku, event_id=event_id, correlation_id=event_id)
@@ -158,7 +179,7 @@ def retire_product(
     version = product_version or clock()
     if version <= newest.product_version:
         return Retired(sku, "", False, version, stale=True)
-    event = events_pb2.ProductRetired(sku=sku, product_version=version, source=source)
+    event = events_pb2.ProductRetired(sku=sku, look_id=sku, product_version=version, source=source)
     event_id = derive_id(SERVICE, sku, str(version), RETIRED_REVISION)
     envelope = wrap(event, producer=SERVICE, key=sku, event_id=event_id, correlation_id=event_id)
     sink.publish([(PRODUCTS.name, envelope)])
