@@ -87,8 +87,9 @@ class Aggregator:
             try:
                 outputs += self._look(look_id, by_look[look_id], record)
             except Unmappable as error:
-                event_ids = sorted({o.event_id for o in by_look[look_id]})
-                found = rejection(delivery, Unmappable(error.reason, look_id), event_id=",".join(event_ids))
+                event_ids = ",".join(sorted({o.event_id for o in by_look[look_id]}))
+                skus = ",".join(sorted({o.sku for o in by_look[look_id] if o.sku}))
+                found = rejection(delivery, Unmappable(error.reason, look_id), skus, event_ids)
                 mapped.rejections.append(
                     dataclasses.replace(found, url=error.url) if isinstance(error, ImageRejected) else found
                 )
