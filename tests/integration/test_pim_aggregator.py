@@ -205,7 +205,15 @@ def test_variants_group_into_one_look_and_duplicates_and_stale_updates_add_nothi
     newer = variant("S", f"{look}-u2", "2026-05-01T12:00:00Z", title="Linen tee, new")
     older = variant("S", f"{look}-u1", "2026-05-01T11:00:00Z", title="Linen tee, old")
     with running(pim.consumer()):
-        pim.send(*created, created[1], newer, older, newer)
+        # Last, M again at a newer time with the same content: a new PIM version, but no new look.
+        pim.send(
+            *created,
+            created[1],
+            newer,
+            older,
+            newer,
+            variant("M", f"{look}-u3", "2026-05-01T13:00:00Z", title="Linen tee, new"),
+        )
         pim.read_until(sentinel(pim, image_server))
     upserts = pim.events_of(look)
     assert len(upserts) == 4  # three sizes arriving, then the newer title; the rest changed nothing
