@@ -315,3 +315,27 @@ def test_a_private_address_is_refused_when_the_flag_is_off(stack, store, image_s
         assert list(TopicReader(run.products.name, from_beginning=True).records(2.0)) == []
     finally:
         run.close()
+
+
+def test_a_record_handled_again_after_a_failure_gives_its_look_event_once(pim, image_server):
+    """The look's state is written before the transaction commits; when the batch fails after
+    that, the record is handled again and gives the same event, once, rather than nothing."""
+    look = f"NW-RETRY-{pim.name}"
+    product = akeneo_product(f"{look}-M", look, "M", f"{image_server}/red.png", colour="red")
+    failed: list[str] = []
+    handle = pim.aggregator.handle
+
+    def fail_once_after_handling(incoming):
+        outputs = handle(incoming)
+        if incoming.payload.event_id == f"{look}-ev" and not failed:
+            failed.append(incoming.event_id)
+            raise RuntimeError("crash after the state was written")
+        return outputs
+
+    pim.aggregator.handle = fail_once_after_handling
+    with running(pim.consumer()):
+        pim.send(akeneo_event("product.created", product, f"{look}-ev", "2026-05-01T10:00:00Z"))
+        pim.read_until(sentinel(pim, image_server))
+    assert failed
+    [upserted] = pim.events_of(look)
+    assert (upserted.colour_name, [v.sku for v in upserted.variants]) == ("Red", [f"{look}-M"])

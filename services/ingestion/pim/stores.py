@@ -26,7 +26,7 @@ from twinwear_runtime.storage import MissingObject, ObjectStore
 # The prefix of every key the aggregator writes in the state bucket.
 STATE_PREFIX = "ingestion/pim"
 # Inbox records remembered per look: more than a batch touches one look.
-_APPLIED_KEPT = 128
+_APPLIED_KEPT = 32
 _PAYLOADS: dict[str, type[Message]] = {
     cls.DESCRIPTOR.full_name: cls for cls in (events_pb2.ProductUpserted, events_pb2.ProductRetired)
 }
