@@ -4,12 +4,14 @@ ordering, duplicates, removals and rejections. Memory stores and fake images: no
 from __future__ import annotations
 
 import json
+import tomllib
 
 import pytest
 
 from services.ingestion.pim.delivery import UndecodableDelivery
 from services.ingestion.pim.mapping import MappingError, parse_mapping
 from tests.pim_payloads import (
+    MAPPING_FILE,
     SHOPIFY_PRODUCT_ID,
     akeneo_event,
     akeneo_product,
@@ -310,3 +312,14 @@ def test_php_escaped_akeneo_json_is_read():
 def test_a_wrong_mapping_file_names_the_key(document, message):
     with pytest.raises(MappingError, match=message.replace("[", r"\[").replace("]", r"\]")):
         parse_mapping(json.loads(json.dumps(document)))
+
+
+def test_the_readme_examples_are_a_valid_mapping_with_the_example_charts_and_colours():
+    readme = (MAPPING_FILE.parents[3] / "README.md").read_text()
+    block = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    example = tomllib.loads(MAPPING_FILE.read_text())
+    mapping = parse_mapping(
+        {**tomllib.loads(block), "colours": example["colours"], "size_charts": example["size_charts"]}
+    )
+    assert sorted(mapping.sources) == ["akeneo", "salsify", "shopify"]
+    assert mapping.sources["shopify"].look_key == ("id", "option.Color")
