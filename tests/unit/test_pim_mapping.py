@@ -323,3 +323,12 @@ def test_the_readme_examples_are_a_valid_mapping_with_the_example_charts_and_col
     )
     assert sorted(mapping.sources) == ["akeneo", "salsify", "shopify"]
     assert mapping.sources["shopify"].look_key == ("id", "option.Color")
+
+
+def test_a_market_that_is_not_a_country_code_is_a_rejection():
+    harness = Harness()
+    parent = {**salsify_parent("NW-DRS-RED", "https://images.salsify.com/flat.png"), "Markets": ["Great Britain"]}
+    small = salsify_variant("NW-DRS-RED-S", "NW-DRS-RED", "S", "2026-05-01T10:00:00.000Z")
+    assert harness.feed(salsify_delivery("req-1", "add", [small], [parent])) == []
+    [rejected] = harness.rejected()
+    assert rejected["reason"].startswith("market 'Great Britain' is not an ISO 3166-1 alpha-2 code")

@@ -78,7 +78,8 @@ class Aggregator:
         delivery = incoming.payload
         assert isinstance(delivery, events_pb2.PimDelivery)
         mapped = self._map(delivery)
-        record = f"{incoming.topic}/{incoming.partition}/{incoming.offset}"
+        # Where the record sits, and its id: a topic made again reuses offsets, never ids.
+        record = f"{incoming.topic}/{incoming.partition}/{incoming.offset}/{incoming.event_id}"
         by_look: dict[str, list[Observation]] = defaultdict(list)
         for observation in mapped.observations:
             by_look[observation.look_id].append(observation)

@@ -205,7 +205,7 @@ class Mapping:
             materials=section.materials.many(view) if section.materials else (),
             images=images,
             channels=_checked(section.channels.many(view) if section.channels else self.channels, CHANNELS, "channel"),
-            markets=section.markets.many(view) if section.markets else self.markets,
+            markets=_markets(section.markets.many(view)) if section.markets else self.markets,
             campaign_tags=section.campaign_tags.many(view) if section.campaign_tags else (),
             enabled=_truthy(section.enabled.one(view, "enabled")) if section.enabled else True,
         )
@@ -255,6 +255,13 @@ def _check_choice(value: str, allowed: tuple[str, ...], what: str) -> None:
 def _checked(values: tuple[str, ...], allowed: tuple[str, ...], what: str) -> tuple[str, ...]:
     for value in values:
         _check_choice(value, allowed, what)
+    return values
+
+
+def _markets(values: tuple[str, ...]) -> tuple[str, ...]:
+    for value in values:
+        if not _COUNTRY.match(value):
+            raise Unmappable(f"market '{value}' is not an ISO 3166-1 alpha-2 code such as GB (map it in the mapping)")
     return values
 
 

@@ -57,7 +57,7 @@ def _put_json(store: ObjectStore, key: str, document: object) -> None:
 @dataclass
 class StoredLook:
     state: LookState
-    # Inbox record ("topic/partition/offset") -> the events it produced, oldest first.
+    # Inbox record ("topic/partition/offset/event id") -> the events it produced, oldest first.
     applied: dict[str, list[Outgoing]] = field(default_factory=dict)
 
 
