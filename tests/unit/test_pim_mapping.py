@@ -332,3 +332,27 @@ def test_a_market_that_is_not_a_country_code_is_a_rejection():
     assert harness.feed(salsify_delivery("req-1", "add", [small], [parent])) == []
     [rejected] = harness.rejected()
     assert rejected["reason"].startswith("market 'Great Britain' is not an ISO 3166-1 alpha-2 code")
+
+
+def test_a_backfill_loads_product_models_and_products_through_the_rest_format():
+    harness = Harness()
+    model = akeneo_product_model("NW-TEE-NAVY", "NW-TEE", FLAT, "Linen tee, relaxed")
+    product = tee("T-M", "M", updated="2026-05-01T10:00:00+00:00")
+    assert (
+        harness.feed(
+            delivery(
+                "akeneo-rest",
+                "product_model:NW-TEE-NAVY",
+                json.dumps(model).encode(),
+                **{"akeneo-resource": "product_model"},
+            )
+        )
+        == []
+    )
+    [event] = upserts(
+        harness.feed(
+            delivery("akeneo-rest", "product:T-M", json.dumps(product).encode(), **{"akeneo-resource": "product"})
+        )
+    )
+    # The model (updated later than the product) gives the look's title.
+    assert (event.look_id, event.title, [v.sku for v in event.variants]) == ("NW-TEE-NAVY", "Linen tee, relaxed", ["T-M"])

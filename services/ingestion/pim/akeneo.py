@@ -13,6 +13,7 @@ from services.ingestion.pim.delivery import (
     UndecodableDelivery,
     check_object,
     decode_json,
+    header,
     rejection,
     version_at,
 )
@@ -156,17 +157,25 @@ def _event(
 
 
 def map_rest(delivery: events_pb2.PimDelivery, mapping: Mapping, index: IndexLookup) -> Mapped:
-    """A REST product or product model, from a backfill: versioned by its ``updated`` time."""
+    """A REST product or product model (header ``akeneo-resource``), from a backfill: versioned by
+    its ``updated`` time."""
     resource = check_object(decode_json(delivery.body, delivery.source), delivery.source)
-    return _current(resource, delivery.event_id, delivery, mapping)
+    kind = header(delivery, "akeneo-resource") or ("product_model" if "identifier" not in resource else "product")
+    return _current(resource, delivery.event_id, delivery, mapping, kind)
 
 
-def _current(resource: dict[str, object], event_id: str, delivery: events_pb2.PimDelivery, mapping: Mapping) -> Mapped:
+def _current(
+    resource: dict[str, object],
+    event_id: str,
+    delivery: events_pb2.PimDelivery,
+    mapping: Mapping,
+    kind: str = "product",
+) -> Mapped:
     try:
         version = version_at(resource.get("updated"), "updated", delivery)
     except Unmappable as error:
         return Mapped(rejections=[rejection(delivery, error, event_id=event_id)])
-    if "code" in resource and "identifier" not in resource:
+    if kind == "product_model":
         return _product_model(resource, version, event_id, delivery, mapping)
     return _product(resource, version, event_id, delivery, mapping)
 
