@@ -41,6 +41,7 @@ from twinwear_contracts.topics import PIM_INBOX, PRODUCTS
 from twinwear_runtime.events import EventRegistry, derive_id, unwrap, wrap
 from twinwear_runtime.kafka import ConsumerSettings, EventProducer, RecordProcessor, TransactionalConsumer
 from twinwear_runtime.ops_server import Health
+from twinwear_runtime.storage import PreconditionFailed
 from twinwear_runtime.topics import Topic, ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -339,3 +340,16 @@ def test_a_record_handled_again_after_a_failure_gives_its_look_event_once(pim, i
     assert failed
     [upserted] = pim.events_of(look)
     assert (upserted.colour_name, [v.sku for v in upserted.variants]) == ("Red", [f"{look}-M"])
+
+
+def test_conditional_writes_on_minio_refuse_a_stale_etag_and_a_second_create(store):
+    key = f"itest/cas-{uuid.uuid4().hex}.json"
+    store.put_if(STATE_BUCKET, key, b"1", "application/json", None)
+    with pytest.raises(PreconditionFailed):
+        store.put_if(STATE_BUCKET, key, b"2", "application/json", None)
+    data, etag = store.get_versioned(STATE_BUCKET, key)
+    store.put_if(STATE_BUCKET, key, b"3", "application/json", etag)
+    with pytest.raises(PreconditionFailed):
+        store.put_if(STATE_BUCKET, key, b"4", "application/json", etag)
+    assert (data, store.get_versioned(STATE_BUCKET, key)[0]) == (b"1", b"3")
+    assert store.get_versioned(STATE_BUCKET, f"{key}.missing") is None

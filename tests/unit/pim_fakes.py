@@ -13,7 +13,7 @@ from services.ingestion.pim.stores import IndexStore, LookStore, RejectionStore
 from tests.pim_payloads import MAPPING_FILE
 from twinwear.v1 import envelope_pb2, events_pb2
 from twinwear_runtime.events import Incoming, Outgoing
-from twinwear_runtime.storage import MissingObject
+from twinwear_runtime.storage import MissingObject, PreconditionFailed
 
 
 class MemoryStore:
@@ -34,6 +34,16 @@ class MemoryStore:
 
     def copy(self, source, bucket, key, metadata):
         raise NotImplementedError
+
+    def get_versioned(self, bucket, key):
+        data = self.objects.get((bucket, key))
+        return None if data is None else (data, hashlib.md5(data).hexdigest())
+
+    def put_if(self, bucket, key, data, content_type, etag):
+        current = self.get_versioned(bucket, key)
+        if (current[1] if current else None) != etag:
+            raise PreconditionFailed(f"{bucket}/{key} changed since it was read")
+        self.objects[(bucket, key)] = data
 
     def list_keys(self, bucket, prefix):
         return sorted(k for b, k in self.objects if b == bucket and k.startswith(prefix))
@@ -70,8 +80,10 @@ class FakeFetcher:
 class Harness:
     """An aggregator over memory stores; ``feed`` hands it deliveries as inbox records."""
 
-    def __init__(self, mapping: Mapping | None = None, fetcher: FakeFetcher | None = None) -> None:
-        self.store = MemoryStore()
+    def __init__(
+        self, mapping: Mapping | None = None, fetcher: FakeFetcher | None = None, store: MemoryStore | None = None
+    ) -> None:
+        self.store = store or MemoryStore()
         self.images = FakeImages()
         self.rejections = RejectionStore(self.store)
         ports = Ports(LookStore(self.store), IndexStore(self.store), self.rejections, self.images, fetcher)

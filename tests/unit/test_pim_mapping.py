@@ -355,4 +355,26 @@ def test_a_backfill_loads_product_models_and_products_through_the_rest_format():
         )
     )
     # The model (updated later than the product) gives the look's title.
-    assert (event.look_id, event.title, [v.sku for v in event.variants]) == ("NW-TEE-NAVY", "Linen tee, relaxed", ["T-M"])
+    assert (event.look_id, event.title, [v.sku for v in event.variants]) == (
+        "NW-TEE-NAVY",
+        "Linen tee, relaxed",
+        ["T-M"],
+    )
+
+
+def test_a_look_changed_by_another_replica_meanwhile_is_folded_again():
+    harness = Harness()
+    other = Harness(store=harness.store)  # a second replica on the same state bucket
+    real_put_if = harness.store.put_if
+    raced: list[bool] = []
+
+    def put_after_another_replica(*args, **kwargs):
+        if not raced:
+            raced.append(True)
+            other.feed(akeneo_event("product.created", tee("T-S", "S"), "other", "2026-05-01T10:00:00Z"), offset=900)
+        return real_put_if(*args, **kwargs)
+
+    harness.store.put_if = put_after_another_replica
+    outputs = harness.feed(akeneo_event("product.created", tee("T-M", "M"), "mine", "2026-05-01T10:00:01Z"))
+    [event] = upserts(outputs)
+    assert raced and [v.sku for v in event.variants] == ["T-S", "T-M"]

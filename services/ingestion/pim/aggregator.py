@@ -31,6 +31,7 @@ from services.ingestion.pim.stores import IndexStore, LookStore, RejectionStore
 from twinwear.v1 import events_pb2
 from twinwear_contracts.topics import PRODUCTS
 from twinwear_runtime.events import Incoming, Outgoing
+from twinwear_runtime.storage import PreconditionFailed
 
 log = structlog.get_logger()
 
@@ -43,7 +44,14 @@ EVENT_PLATFORM_NOT_CONFIGURED = (
     "TWINWEAR_AKENEO_API_URL is not set: Event Platform events carry only a uuid and cannot be resolved"
 )
 
+# Reads and folds of one look before the record is left to the consumer's retries.
+_CONFLICT_ATTEMPTS = 5
+
 Mapper = Callable[[events_pb2.PimDelivery, Mapping, IndexLookup], Mapped]
+
+
+class LookContended(RuntimeError):
+    """Other writers kept changing the look: the consumer tries the record again later."""
 
 
 class Images(Protocol):
@@ -125,6 +133,16 @@ class Aggregator:
         self._ports.rejections.record(found, received_at_us)
 
     def _look(self, look_id: str, observations: Sequence[Observation], record: str) -> list[Outgoing]:
+        """The look's events, from its state as stored now: another replica may have changed it
+        between the read and the write, and then it is read and folded again."""
+        for _ in range(_CONFLICT_ATTEMPTS):
+            try:
+                return self._fold_and_store(look_id, observations, record)
+            except PreconditionFailed:
+                log.info("look changed by another writer meanwhile; folding again", look_id=look_id)
+        raise LookContended(f"look {look_id} kept changing under {_CONFLICT_ATTEMPTS} attempts")
+
+    def _fold_and_store(self, look_id: str, observations: Sequence[Observation], record: str) -> list[Outgoing]:
         """The events a delivery's observations of one look produce, and the look's new state."""
         stored = self._ports.looks.get(look_id)
         if record in stored.applied:  # handled before, its transaction aborted: the same events again

@@ -38,6 +38,15 @@ class ListingStore(ObjectStore, Protocol):
     def list_keys(self, bucket: str, prefix: str) -> list[str]: ...
 
 
+class VersionedStore(Protocol):
+    """Reads with an ETag and writes only over that ETag (MinioObjectStore): two aggregator
+    replicas handling deliveries of one look at once never lose each other's change."""
+
+    def get_versioned(self, bucket: str, key: str) -> tuple[bytes, str] | None: ...
+
+    def put_if(self, bucket: str, key: str, data: bytes, content_type: str, etag: str | None) -> None: ...
+
+
 def _quote(part: str) -> str:
     return urllib.parse.quote(part, safe="")
 
@@ -59,10 +68,12 @@ class StoredLook:
     state: LookState
     # Inbox record ("topic/partition/offset/event id") -> the events it produced, oldest first.
     applied: dict[str, list[Outgoing]] = field(default_factory=dict)
+    # The stored object's ETag when read; None: it did not exist.
+    etag: str | None = None
 
 
 class LookStore:
-    def __init__(self, store: ObjectStore, prefix: str = STATE_PREFIX) -> None:
+    def __init__(self, store: VersionedStore, prefix: str = STATE_PREFIX) -> None:
         self._store = store
         self._prefix = prefix
 
@@ -70,23 +81,26 @@ class LookStore:
         return f"{self._prefix}/looks/{_quote(look_id)}.json"
 
     def get(self, look_id: str) -> StoredLook:
-        document = _get_json(self._store, self._key(look_id))
-        if document is None:
+        found = self._store.get_versioned(STATE_BUCKET, self._key(look_id))
+        if found is None:
             return StoredLook(LookState(look_id))
-        state = document["state"]
-        applied = document.get("applied") or []
-        assert isinstance(state, dict) and isinstance(applied, list)
+        document = json.loads(found[0])
+        state, applied = document["state"], document.get("applied") or []
         return StoredLook(
-            load_state(state), {item["record"]: [_outgoing(o) for o in item["outputs"]] for item in applied}
+            load_state(state),
+            {item["record"]: [_outgoing(o) for o in item["outputs"]] for item in applied},
+            found[1],
         )
 
     def put(self, look: StoredLook) -> None:
+        """Raises PreconditionFailed when another writer changed the look since it was read."""
         applied = list(look.applied.items())[-_APPLIED_KEPT:]
         document = {
             "state": dump_state(look.state),
             "applied": [{"record": r, "outputs": [_outgoing_json(o) for o in outs]} for r, outs in applied],
         }
-        _put_json(self._store, self._key(look.state.look_id), document)
+        body = json.dumps(document, sort_keys=True).encode()
+        self._store.put_if(STATE_BUCKET, self._key(look.state.look_id), body, "application/json", look.etag)
 
 
 def _outgoing_json(outgoing: Outgoing) -> dict[str, str]:
