@@ -56,7 +56,7 @@ class FakeImages:
     broken: set[str] = field(default_factory=set)
     fetched: list[str] = field(default_factory=list)
 
-    def get(self, role: str, url: str) -> StoredImage:
+    def get(self, role: str, url: str, deadline: float) -> StoredImage:
         self.fetched.append(url)
         if url in self.broken:
             raise ImageRejected(url, "HTTP 404")

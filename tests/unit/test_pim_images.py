@@ -4,6 +4,7 @@ normalisation, dominant colour, and the URL and address rules."""
 from __future__ import annotations
 
 import io
+import time
 
 import pytest
 from PIL import Image, ImageCms
@@ -79,12 +80,18 @@ def test_a_cmyk_jpeg_is_converted_to_rgb():
 def test_only_public_http_urls_are_fetched(url, reason):
     fetcher = ImageFetcher(FetchLimits(attempts=1))
     with pytest.raises(ImageRejected, match=reason):
-        fetcher.fetch(url)
+        fetcher.fetch(url, time.monotonic() + 10)
 
 
 def test_a_refused_connection_is_retried_a_bounded_number_of_times_then_rejected():
     slept: list[float] = []
     fetcher = ImageFetcher(FetchLimits(attempts=3, allow_private=True, connect_seconds=1), sleep=slept.append)
     with pytest.raises(ImageRejected, match="unreachable after 3 attempts"):
-        fetcher.fetch("http://127.0.0.1:9/closed.png")  # the discard port: nothing listens
+        fetcher.fetch("http://127.0.0.1:9/closed.png", time.monotonic() + 10)  # the discard port: nothing listens
     assert slept == [0.5, 1.0]
+
+
+def test_a_delivery_whose_time_for_images_ran_out_is_a_rejection_not_a_wait():
+    fetcher = ImageFetcher(FetchLimits(attempts=3, allow_private=True))
+    with pytest.raises(ImageRejected, match="the delivery's time for images ran out"):
+        fetcher.fetch("http://127.0.0.1:9/closed.png", time.monotonic() - 1)

@@ -31,6 +31,8 @@ class AggregatorConfig(RuntimeConfig):
     image_fetch_allow_private: bool = env("TWINWEAR_IMAGE_FETCH_ALLOW_PRIVATE", False)
     image_fetch_attempts: int = env("TWINWEAR_IMAGE_FETCH_ATTEMPTS", 3)
     image_fetch_timeout_seconds: float = env("TWINWEAR_IMAGE_FETCH_TIMEOUT_SECONDS", 10.0)
+    # All the images of one delivery; past it the rest are rejections rather than a stalled inbox.
+    image_fetch_delivery_seconds: float = env("TWINWEAR_IMAGE_FETCH_DELIVERY_SECONDS", 60.0)
 
 
 def image_limits(config: AggregatorConfig) -> FetchLimits:
@@ -42,8 +44,11 @@ def image_limits(config: AggregatorConfig) -> FetchLimits:
     )
 
 
-def ports(store: MinioObjectStore, fetcher: ImageFetcher, products: ProductFetcher | None) -> Ports:
-    return Ports(LookStore(store), IndexStore(store), RejectionStore(store), ImageLibrary(fetcher, store), products)
+def ports(
+    store: MinioObjectStore, fetcher: ImageFetcher, products: ProductFetcher | None, image_seconds: float
+) -> Ports:
+    images = ImageLibrary(fetcher, store)
+    return Ports(LookStore(store), IndexStore(store), RejectionStore(store), images, products, image_seconds)
 
 
 def main(products: ProductFetcher | None = None) -> None:
@@ -56,7 +61,7 @@ def main(products: ProductFetcher | None = None) -> None:
         service.close()
         sys.exit(2)
     fetcher = ImageFetcher(image_limits(config))
-    aggregator = Aggregator(mapping, ports(service.store, fetcher, products))
+    aggregator = Aggregator(mapping, ports(service.store, fetcher, products, config.image_fetch_delivery_seconds))
     service.log.info("aggregating PIM deliveries", mapping=config.mapping_path, sources=sorted(mapping.sources))
     try:
         service.consume([PIM_INBOX], {events_pb2.PimDelivery: aggregator.handle})

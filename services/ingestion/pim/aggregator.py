@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -55,7 +56,7 @@ class LookContended(RuntimeError):
 
 
 class Images(Protocol):
-    def get(self, role: str, url: str) -> StoredImage: ...
+    def get(self, role: str, url: str, deadline: float) -> StoredImage: ...
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,9 @@ class Ports:
     images: Images
     # Akeneo's REST API; None when it is not configured.
     fetcher: ProductFetcher | None = None
+    # Seconds one delivery may spend fetching images, so that handling a record stays well inside
+    # the consumer's transaction timeout (120 s) however many image hosts are slow.
+    image_seconds: float = 60.0
 
 
 class Aggregator:
@@ -92,9 +96,10 @@ class Aggregator:
         for observation in mapped.observations:
             by_look[observation.look_id].append(observation)
         outputs: list[Outgoing] = []
+        deadline = time.monotonic() + self._ports.image_seconds
         for look_id in sorted(by_look):
             try:
-                outputs += self._look(look_id, by_look[look_id], record)
+                outputs += self._look(look_id, by_look[look_id], record, deadline)
             except Unmappable as error:
                 event_ids = ",".join(sorted({o.event_id for o in by_look[look_id]}))
                 skus = ",".join(sorted({o.sku for o in by_look[look_id] if o.sku}))
@@ -132,17 +137,19 @@ class Aggregator:
         )
         self._ports.rejections.record(found, received_at_us)
 
-    def _look(self, look_id: str, observations: Sequence[Observation], record: str) -> list[Outgoing]:
+    def _look(self, look_id: str, observations: Sequence[Observation], record: str, deadline: float) -> list[Outgoing]:
         """The look's events, from its state as stored now: another replica may have changed it
         between the read and the write, and then it is read and folded again."""
         for _ in range(_CONFLICT_ATTEMPTS):
             try:
-                return self._fold_and_store(look_id, observations, record)
+                return self._fold_and_store(look_id, observations, record, deadline)
             except PreconditionFailed:
                 log.info("look changed by another writer meanwhile; folding again", look_id=look_id)
         raise LookContended(f"look {look_id} kept changing under {_CONFLICT_ATTEMPTS} attempts")
 
-    def _fold_and_store(self, look_id: str, observations: Sequence[Observation], record: str) -> list[Outgoing]:
+    def _fold_and_store(
+        self, look_id: str, observations: Sequence[Observation], record: str, deadline: float
+    ) -> list[Outgoing]:
         """The events a delivery's observations of one look produce, and the look's new state."""
         stored = self._ports.looks.get(look_id)
         if record in stored.applied:  # handled before, its transaction aborted: the same events again
@@ -162,7 +169,7 @@ class Aggregator:
                 state.retired = True
         else:
             upserted = product_upserted(
-                state, fields, self._images(state, fields), self._mapping, version + len(events)
+                state, fields, self._images(state, fields, deadline), self._mapping, version + len(events)
             )
             if upserted.revision != state.emitted_revision or state.retired:
                 events.append(upserted)
@@ -174,12 +181,12 @@ class Aggregator:
         self._ports.looks.put(stored)
         return outputs
 
-    def _images(self, state: LookState, fields: LookFields) -> list[StoredImage]:
+    def _images(self, state: LookState, fields: LookFields, deadline: float) -> list[StoredImage]:
         """The look's images, fetched unless fetched before; the state keeps only those in use."""
         images = []
         for role, url in fields.images:
             known = state.images.get(url)
-            image = known if known is not None else self._ports.images.get(role, url)
+            image = known if known is not None else self._ports.images.get(role, url, deadline)
             images.append(dataclasses.replace(image, role=role))
         state.images = {image.url: image for image in images}
         return images

@@ -50,10 +50,10 @@ class _Transient(Exception):
 @dataclass(frozen=True)
 class FetchLimits:
     max_bytes: int = MAX_IMAGE_BYTES
-    connect_seconds: float = 5.0
+    connect_seconds: float = 3.0
     read_seconds: float = 10.0
     # Wall time for one attempt, however slowly the bytes trickle in.
-    total_seconds: float = 30.0
+    total_seconds: float = 10.0
     attempts: int = 3
     retry_base_seconds: float = 0.5
     max_redirects: int = 3
@@ -78,22 +78,26 @@ class ImageFetcher:
     def close(self) -> None:
         self._client.close()
 
-    def fetch(self, url: str) -> bytes:
+    def fetch(self, url: str, deadline: float) -> bytes:
+        """The bytes at ``url``, trying until ``deadline`` (time.monotonic()) at the latest."""
         last = ""
         for attempt in range(1, self._limits.attempts + 1):
+            if time.monotonic() >= deadline:
+                raise ImageRejected(url, f"not fetched: the delivery's time for images ran out {last}".strip())
             try:
-                return self._fetch_following(url)
+                return self._fetch_following(url, deadline)
             except _Transient as error:
                 last = str(error)
                 if attempt < self._limits.attempts:
-                    self._sleep(self._limits.retry_base_seconds * 2 ** (attempt - 1))
+                    delay = self._limits.retry_base_seconds * 2 ** (attempt - 1)
+                    self._sleep(max(0.0, min(delay, deadline - time.monotonic())))
         raise ImageRejected(url, f"unreachable after {self._limits.attempts} attempts: {last}")
 
-    def _fetch_following(self, url: str) -> bytes:
+    def _fetch_following(self, url: str, deadline: float) -> bytes:
         current = url
         for _ in range(self._limits.max_redirects + 1):
             self._check_url(current)
-            location = self._fetch_once(current)
+            location = self._fetch_once(current, deadline)
             if isinstance(location, bytes):
                 return location
             current = urllib.parse.urljoin(current, location)
@@ -110,11 +114,13 @@ class ImageFetcher:
         for info in infos:
             _check_address(str(info[4][0]), url, self._limits.allow_private)
 
-    def _fetch_once(self, url: str) -> bytes | str:
+    def _fetch_once(self, url: str, budget_deadline: float) -> bytes | str:
         """The body, or the Location of a redirect."""
-        deadline = time.monotonic() + self._limits.total_seconds
+        deadline = min(time.monotonic() + self._limits.total_seconds, budget_deadline)
+        left = max(0.1, deadline - time.monotonic())
+        timeout = httpx.Timeout(min(self._limits.read_seconds, left), connect=min(self._limits.connect_seconds, left))
         try:
-            with self._client.stream("GET", url, headers={"Accept": "image/*"}) as response:
+            with self._client.stream("GET", url, headers={"Accept": "image/*"}, timeout=timeout) as response:
                 # The address actually connected to, against a name that resolved differently the second time.
                 stream = response.extensions.get("network_stream")
                 peer = stream.get_extra_info("server_addr") if stream is not None else None
@@ -135,7 +141,7 @@ class ImageFetcher:
                     if len(body) > self._limits.max_bytes:
                         raise ImageRejected(url, f"is larger than {self._limits.max_bytes} bytes")
                     if time.monotonic() > deadline:
-                        raise _Transient(f"not complete within {self._limits.total_seconds:g} s")
+                        raise _Transient(f"not complete within {left:.3g} s")
                 return bytes(body)
         except httpx.TransportError as error:  # refused, reset, timed out, TLS
             raise _Transient(f"{type(error).__name__}: {error}") from None
@@ -229,8 +235,9 @@ class ImageLibrary:
         self._store = store
         self._bucket = bucket
 
-    def get(self, role: str, url: str) -> StoredImage:
-        data = self._fetcher.fetch(url)
+    def get(self, role: str, url: str, deadline: float) -> StoredImage:
+        """``deadline`` (time.monotonic()): when the delivery's time for fetching images ends."""
+        data = self._fetcher.fetch(url, deadline)
         inspected = inspect(data, url)
         self._put(f"originals/{hashlib.sha256(data).hexdigest()}.{inspected.extension}", data, inspected.content_type)
         used, content_type = (
