@@ -8,6 +8,7 @@ from __future__ import annotations
 import http.server
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -21,7 +22,7 @@ from devkit.topic_reader import TopicReader
 from services.ingestion.auth import ApiTokens
 from services.ingestion.http_api import HttpApi, start_http_api
 from services.ingestion.pim.aggregator import Aggregator, Ports
-from services.ingestion.pim.images import FetchLimits, ImageFetcher, ImageLibrary
+from services.ingestion.pim.images import FetchLimits, ImageFetcher, ImageLibrary, ImageRejected
 from services.ingestion.pim.mapping import load_mapping
 from services.ingestion.pim.stores import IndexStore, LookStore, RejectionStore
 from services.ingestion.rejections_api import rejection_routes
@@ -56,12 +57,18 @@ IMAGES = {
     "/red.png": ("image/png", RED),
     "/bomb.png": ("image/png", png_header_only(20000, 20000)),
     "/not-an-image.jpg": ("image/jpeg", b"<html><body>404 page not found</body></html>"),
+    "/api/rest/v1/media-files/8/e/2/a/tee.png/download": ("image/png", NAVY),
 }
 PRODUCT_EVENTS = EventRegistry(PRODUCTS.events)
 
 
 class _ImageHandler(http.server.BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        if self.path.startswith("/api/rest/v1/media-files/") and self.headers.get("Authorization") != "Bearer akeneo":
+            self.send_response(401)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         content_type, body = IMAGES.get(self.path, ("text/plain", b""))
         self.send_response(200 if self.path in IMAGES else 404)
         self.send_header("Content-Type", content_type)
@@ -353,3 +360,16 @@ def test_conditional_writes_on_minio_refuse_a_stale_etag_and_a_second_create(sto
         store.put_if(STATE_BUCKET, key, b"4", "application/json", etag)
     assert (data, store.get_versioned(STATE_BUCKET, key)[0]) == (b"1", b"3")
     assert store.get_versioned(STATE_BUCKET, f"{key}.missing") is None
+
+
+def test_akeneo_media_links_are_fetched_with_the_headers_the_api_client_gives(image_server):
+    url = f"{image_server}/api/rest/v1/media-files/8/e/2/a/tee.png/download"
+    limits = FetchLimits(attempts=1, allow_private=True)
+    deadline = time.monotonic() + 30
+
+    def akeneo_token(for_url: str) -> dict[str, str]:
+        return {"Authorization": "Bearer akeneo"} if for_url.startswith(f"{image_server}/api/") else {}
+
+    with pytest.raises(ImageRejected, match="HTTP 401"):
+        ImageFetcher(limits).fetch(url, deadline)
+    assert ImageFetcher(limits, headers_for=akeneo_token).fetch(url, deadline) == NAVY

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import sys
+from collections.abc import Callable, Mapping
 
 from services.ingestion.pim.aggregator import Aggregator, Ports
 from services.ingestion.pim.delivery import ProductFetcher
@@ -51,8 +52,12 @@ def ports(
     return Ports(LookStore(store), IndexStore(store), RejectionStore(store), images, products, image_seconds)
 
 
-def main(products: ProductFetcher | None = None) -> None:
-    """``products``: Akeneo's REST client for Event Platform events (none: they are rejections)."""
+def main(
+    products: ProductFetcher | None = None, image_headers: Callable[[str], Mapping[str, str]] | None = None
+) -> None:
+    """``products``: Akeneo's REST client for Event Platform events (none: they are rejections);
+    ``image_headers``: request headers per image URL, e.g. Akeneo's bearer token for its
+    media-file download links."""
     service, config = Service.start(SERVICE, AggregatorConfig, [PIM_INBOX, PRODUCTS], [FLAT_LAYS_BUCKET, STATE_BUCKET])
     try:
         mapping = load_mapping(config.mapping_path)
@@ -60,7 +65,7 @@ def main(products: ProductFetcher | None = None) -> None:
         service.log.error("the mapping file is wrong", error=str(error))
         service.close()
         sys.exit(2)
-    fetcher = ImageFetcher(image_limits(config))
+    fetcher = ImageFetcher(image_limits(config), headers_for=image_headers or (lambda url: {}))
     aggregator = Aggregator(mapping, ports(service.store, fetcher, products, config.image_fetch_delivery_seconds))
     service.log.info("aggregating PIM deliveries", mapping=config.mapping_path, sources=sorted(mapping.sources))
     try:

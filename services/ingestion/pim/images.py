@@ -15,7 +15,7 @@ import ipaddress
 import socket
 import time
 import urllib.parse
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -69,9 +69,17 @@ def _check_address(address: str, url: str, allow_private: bool) -> None:
 class ImageFetcher:
     """Fetches image bytes by URL; raises ImageRejected, never waits for ever."""
 
-    def __init__(self, limits: FetchLimits, sleep: Callable[[float], None] = time.sleep) -> None:
+    def __init__(
+        self,
+        limits: FetchLimits,
+        sleep: Callable[[float], None] = time.sleep,
+        headers_for: Callable[[str], Mapping[str, str]] = lambda url: {},
+    ) -> None:
+        """``headers_for``: extra request headers for a URL, asked again at every redirect (e.g.
+        Akeneo's bearer token for its media-file download links, and nothing for other hosts)."""
         self._limits = limits
         self._sleep = sleep
+        self._headers_for = headers_for
         timeout = httpx.Timeout(limits.read_seconds, connect=limits.connect_seconds)
         self._client = httpx.Client(timeout=timeout, follow_redirects=False, trust_env=False)
 
@@ -120,7 +128,8 @@ class ImageFetcher:
         left = max(0.1, deadline - time.monotonic())
         timeout = httpx.Timeout(min(self._limits.read_seconds, left), connect=min(self._limits.connect_seconds, left))
         try:
-            with self._client.stream("GET", url, headers={"Accept": "image/*"}, timeout=timeout) as response:
+            headers = {"Accept": "image/*", **self._headers_for(url)}
+            with self._client.stream("GET", url, headers=headers, timeout=timeout) as response:
                 # The address actually connected to, against a name that resolved differently the second time.
                 stream = response.extensions.get("network_stream")
                 peer = stream.get_extra_info("server_addr") if stream is not None else None
