@@ -378,3 +378,19 @@ def test_a_look_changed_by_another_replica_meanwhile_is_folded_again():
     outputs = harness.feed(akeneo_event("product.created", tee("T-M", "M"), "mine", "2026-05-01T10:00:01Z"))
     [event] = upserts(outputs)
     assert raced and [v.sku for v in event.variants] == ["T-S", "T-M"]
+
+
+def test_garment_type_from_categories_and_length_from_an_attribute():
+    document = tomllib.loads(MAPPING_FILE.read_text())
+    document["akeneo"]["garment_type"] = {"attribute": "categories", "map": {"dresses_midi": "dress"}}
+    document["akeneo"]["length"] = {"attribute": "dress_length", "map": {"midi": "midi"}}
+    harness = Harness(parse_mapping(document))
+    product = tee("D-M", "M")
+    product["categories"] = ["summer_2026", "dresses_midi"]
+    product["values"]["dress_length"] = [{"locale": None, "scope": None, "data": "midi"}]
+    [event] = upserts(harness.feed(akeneo_event("product.created", product, "e", "2026-05-01T10:00:00Z")))
+    assert (event.garment.type, event.garment.length) == ("dress", "midi")
+    product["categories"] = ["summer_2026", "bags"]
+    harness.feed(akeneo_event("product.created", {**product, "identifier": "B-M"}, "f", "2026-05-01T10:00:00Z"))
+    [rejected] = harness.rejected()
+    assert rejected["reason"] == "categories 'summer_2026', 'bags': none has a garment type in the mapping"

@@ -66,8 +66,13 @@ class FieldRule:
         """The rule's value as one string, mapped; '' when absent and not required. ``lenient``:
         a value the map does not name is kept as it is rather than refused."""
         value = self.raw(view)
-        if isinstance(value, list):
-            value = next((v for v in value if self.values is None or str(v) in self.values), None)
+        if isinstance(value, list):  # e.g. categories: the first one the map names
+            texts = [_text(v) for v in value if v not in (None, "")]
+            named = [t for t in texts if self.values is None or t in self.values]
+            if texts and not named and self.default is None and not lenient:
+                listed = ", ".join(f"'{t}'" for t in texts)
+                raise Unmappable(f"{self.attribute} {listed}: none has a {what} in the mapping")
+            value = (named or texts or [None])[0]
         if value is None or value == "":
             if required:
                 raise Unmappable(f"{self.attribute or what} is empty: {what} is required")
