@@ -33,6 +33,9 @@ from tests.pim_payloads import (
     SHOPIFY_PRODUCT_ID,
     akeneo_event,
     akeneo_product,
+    salsify_delivery,
+    salsify_parent,
+    salsify_variant,
     shopify_delivery,
     shopify_product,
 )
@@ -373,3 +376,22 @@ def test_akeneo_media_links_are_fetched_with_the_headers_the_api_client_gives(im
     with pytest.raises(ImageRejected, match="HTTP 401"):
         ImageFetcher(limits).fetch(url, deadline)
     assert ImageFetcher(limits, headers_for=akeneo_token).fetch(url, deadline) == NAVY
+
+
+def test_a_salsify_product_leaving_the_list_is_disabled_and_a_deleted_one_retired(pim, image_server):
+    look = f"NW-DRS-{pim.name}"
+    parent = salsify_parent(look, f"{image_server}/red.png")
+    small = salsify_variant(f"{look}-S", look, "S", "2026-05-01T10:00:00.000Z")
+    medium = salsify_variant(f"{look}-M", look, "M", "2026-05-01T10:00:00.000Z")
+    left = salsify_variant(f"{look}-S", look, "S", "2026-05-02T10:00:00.000Z")
+    gone = {**medium, "salsify:updated_at": "2026-05-03T10:00:00.000Z", "salsify:destroyed_at": "2026-05-03T10:00:00Z"}
+    with running(pim.consumer()):
+        pim.send(salsify_delivery(f"req-{pim.name}-1", "add", [small, medium], [parent]))
+        pim.send(salsify_delivery(f"req-{pim.name}-2", "remove", [left], [parent]))
+        pim.send(salsify_delivery(f"req-{pim.name}-3", "remove", [gone], [parent]))
+        pim.read_until(sentinel(pim, image_server))
+    added, disabled, retired, remaining = pim.events_of(look)
+    assert [v.sku for v in added.variants] == [f"{look}-S", f"{look}-M"] and added.enabled
+    assert {v.sku: v.enabled for v in disabled.variants} == {f"{look}-S": False, f"{look}-M": True}
+    assert (retired.variant_sku, retired.look_id) == (f"{look}-M", look)
+    assert [v.sku for v in remaining.variants] == [f"{look}-S"] and not remaining.enabled

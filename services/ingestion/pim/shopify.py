@@ -110,5 +110,6 @@ def _snapshot(
             )
     # A listed variant that could not be mapped keeps its look, so that a later fix or removal finds it.
     kept = {sku: look for sku, look in known.items() if sku in listed}
-    mapped.index[_index_key(product["id"])] = {"variants": {**kept, **present}}
+    if {**kept, **present} != known:  # written only when the product's variants changed
+        mapped.index[_index_key(product["id"])] = {"variants": {**kept, **present}}
     return mapped
