@@ -8,7 +8,13 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tests.pim_payloads import akeneo_event, akeneo_product, shopify_delivery, shopify_product
+from tests.pim_payloads import (
+    SHOPIFY_PRODUCT_ID,
+    akeneo_event,
+    akeneo_product,
+    shopify_delivery,
+    shopify_product,
+)
 from tests.unit.pim_fakes import Harness
 from twinwear.v1 import events_pb2
 
@@ -42,7 +48,8 @@ def akeneo_history(draw: st.DrawFn) -> list[events_pb2.PimDelivery]:
 
 
 def final_looks(deliveries: list[events_pb2.PimDelivery]) -> dict[str, str]:
-    """What a consumer keeping the newest event per look ends with: a revision, or 'retired'."""
+    """The live looks a consumer keeping the newest event per look ends with, by revision (a
+    retired look and one never seen are alike: not live)."""
     harness = Harness()
     newest: dict[str, tuple[int, str]] = {}
     for delivery in deliveries:
@@ -53,7 +60,7 @@ def final_looks(deliveries: list[events_pb2.PimDelivery]) -> dict[str, str]:
             seen = "retired" if isinstance(event, events_pb2.ProductRetired) else event.revision
             if event.product_version > newest.get(output.key, (0, ""))[0]:
                 newest[output.key] = (event.product_version, seen)
-    return {look: seen for look, (_, seen) in newest.items()}
+    return {look: seen for look, (_, seen) in newest.items() if seen != "retired"}
 
 
 @settings(max_examples=60, deadline=None)
@@ -94,3 +101,34 @@ def test_shopify_ids_and_prices_never_pass_through_a_float(variant_ids, prices, 
         assert Decimal(variant.price) == Decimal(by_sku[variant.sku]["price"])
         assert variant.price == by_sku[variant.sku]["price"]
         assert variant.stock == stock
+
+
+@st.composite
+def shopify_history(draw: st.DrawFn) -> list[events_pb2.PimDelivery]:
+    """Snapshots of one product, each with some of its five variants, at increasing times; perhaps
+    a deletion among them."""
+    all_variants = [("Navy", "S"), ("Navy", "M"), ("Navy", "L"), ("Red", "S"), ("Red", "M")]
+    urls = {"Navy": "https://cdn.shopify.com/navy.png", "Red": "https://cdn.shopify.com/red.png"}
+    deliveries = []
+    for n in range(draw(st.integers(1, 8))):
+        when = f"2026-05-01T10:{n:02d}:00Z"
+        if n and draw(st.integers(0, 5)) == 0:
+            deliveries.append(
+                shopify_delivery(
+                    "products/delete", {"id": SHOPIFY_PRODUCT_ID}, f"wh-{n}", **{"X-Shopify-Triggered-At": when}
+                )
+            )
+            continue
+        chosen = draw(st.lists(st.sampled_from(all_variants), min_size=1, max_size=5, unique=True))
+        stock = draw(st.integers(0, 3))
+        product = shopify_product([(c, s, stock) for c, s in chosen], urls, when)
+        deliveries.append(shopify_delivery("products/update", product, f"wh-{n}"))
+    return deliveries
+
+
+@settings(max_examples=60, deadline=None)
+@given(history=shopify_history(), data=st.data())
+def test_shopify_snapshots_in_any_order_converge_on_the_newest(history, data):
+    shuffled = data.draw(st.permutations(history))
+    repeated = data.draw(st.lists(st.sampled_from(history), max_size=4))
+    assert final_looks([*shuffled, *repeated]) == final_looks(history)

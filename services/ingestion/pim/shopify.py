@@ -56,42 +56,47 @@ def _index_key(product_id: object) -> str:
 
 
 def map_shopify(delivery: events_pb2.PimDelivery, mapping: Mapping, index: IndexLookup) -> Mapped:
+    """A product snapshot (create, update) or its deletion. The index keeps every variant the
+    product ever had, and the product's newest snapshot: a snapshot older than that has nothing
+    new to say, and a removal is found again when a record is handled again."""
     product = check_object(decode_json(delivery.body, delivery.source), delivery.source)
     product_id = product.get("id")
     if isinstance(product_id, bool) or not isinstance(product_id, int | str) or not str(product_id):
         raise UndecodableDelivery("shopify product has no id")
-    topic = header(delivery, "X-Shopify-Topic") or delivery.event_type
-    known = index(_index_key(product_id)) or {}
-    known_variants = known.get("variants") if isinstance(known.get("variants"), dict) else {}
-    assert isinstance(known_variants, dict)
-    if topic == "products/delete":
-        try:
-            version = version_at(header(delivery, "X-Shopify-Triggered-At"), "X-Shopify-Triggered-At", delivery)
-        except Unmappable as error:
-            return Mapped(rejections=[rejection(delivery, error)])
-        removed = [
-            Observation(str(look_id), Change.REMOVE, version, delivery.event_id, delivery.source, str(sku))
-            for sku, look_id in sorted(known_variants.items())
-        ]
-        return Mapped(removed, index={_index_key(product_id): {"variants": {}}})
-    return _snapshot(product, known_variants, delivery, mapping)
-
-
-def _snapshot(
-    product: dict[str, object], known: dict[str, object], delivery: events_pb2.PimDelivery, mapping: Mapping
-) -> Mapped:
-    section = mapping.for_source(delivery.source)
+    deletion = (header(delivery, "X-Shopify-Topic") or delivery.event_type) == "products/delete"
     try:
-        version = version_at(product.get("updated_at"), "updated_at", delivery)
+        if deletion:
+            version = version_at(header(delivery, "X-Shopify-Triggered-At"), "X-Shopify-Triggered-At", delivery)
+        else:
+            version = version_at(product.get("updated_at"), "updated_at", delivery)
     except Unmappable as error:
         return Mapped(rejections=[rejection(delivery, error)])
+    known = index(_index_key(product_id)) or {}
+    variants = known.get("variants")
+    known_variants: dict[str, str] = dict(variants) if isinstance(variants, dict) else {}
+    newest = known.get("newest")
+    if isinstance(newest, list) and (int(newest[0]), str(newest[1])) > (version, delivery.event_id):
+        return Mapped()  # an older snapshot than one already applied
+    mapped = Mapped() if deletion else _snapshot(product, version, delivery, mapping)
+    listed = set() if deletion else {str(v.get("sku")) for v in product.get("variants") or [] if isinstance(v, dict)}
+    for sku, look_id in sorted(known_variants.items()):
+        if sku not in listed:
+            mapped.observations.append(
+                Observation(look_id, Change.REMOVE, version, delivery.event_id, delivery.source, sku)
+            )
+    present = {o.sku: o.look_id for o in mapped.observations if o.change is Change.UPSERT}
+    document = {"variants": {**known_variants, **present}, "newest": [version, delivery.event_id]}
+    mapped.index[_index_key(product_id)] = document
+    return mapped
+
+
+def _snapshot(product: dict[str, object], version: int, delivery: events_pb2.PimDelivery, mapping: Mapping) -> Mapped:
+    """Every listed variant, mapped; one that cannot be mapped is a rejection (and is not removed)."""
+    section = mapping.for_source(delivery.source)
     variants = product.get("variants") or []
     if not isinstance(variants, list):
         raise UndecodableDelivery("shopify product: variants must be a list")
     mapped = Mapped()
-    present: dict[str, str] = {}
-    # The SKUs in the payload, mapped or not: only a variant missing from it was removed.
-    listed = {str(v.get("sku")) for v in variants if isinstance(v, dict)}
     for variant in variants:
         variant = check_object(variant, delivery.source)
         try:
@@ -99,17 +104,7 @@ def _snapshot(
         except Unmappable as error:
             mapped.rejections.append(rejection(delivery, error, str(variant.get("sku") or variant.get("id") or "")))
             continue
-        present[fields.sku] = look_id
         mapped.observations.append(
             Observation(look_id, Change.UPSERT, version, delivery.event_id, delivery.source, fields.sku, fields, look)
         )
-    for sku, look_id in sorted(known.items()):
-        if sku not in listed:
-            mapped.observations.append(
-                Observation(str(look_id), Change.REMOVE, version, delivery.event_id, delivery.source, sku)
-            )
-    # A listed variant that could not be mapped keeps its look, so that a later fix or removal finds it.
-    kept = {sku: look for sku, look in known.items() if sku in listed}
-    if {**kept, **present} != known:  # written only when the product's variants changed
-        mapped.index[_index_key(product["id"])] = {"variants": {**kept, **present}}
     return mapped
