@@ -394,3 +394,12 @@ def test_garment_type_from_categories_and_length_from_an_attribute():
     harness.feed(akeneo_event("product.created", {**product, "identifier": "B-M"}, "f", "2026-05-01T10:00:00Z"))
     [rejected] = harness.rejected()
     assert rejected["reason"] == "categories 'summer_2026', 'bags': none has a garment type in the mapping"
+
+
+def test_a_removal_before_anything_of_its_variant_makes_the_older_creation_stale():
+    harness = Harness()
+    removal = akeneo_event("product.removed", {"identifier": "T-M"}, "r", "2026-05-02T10:00:00Z")
+    assert harness.feed(removal) == []
+    assert harness.feed(akeneo_event("product.created", tee("T-M", "M"), "c", "2026-05-01T10:00:00Z")) == []
+    [revived] = upserts(harness.feed(akeneo_event("product.created", tee("T-M", "M"), "n", "2026-05-03T10:00:00Z")))
+    assert [v.sku for v in revived.variants] == ["T-M"]

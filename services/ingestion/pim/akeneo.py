@@ -61,10 +61,27 @@ def _index_keys(resource: dict[str, object]) -> list[str]:
     return keys + ([f"akeneo/identifier/{resource['identifier']}"] if resource.get("identifier") else [])
 
 
+def _known(resource: dict[str, object], index: IndexLookup) -> dict[str, object] | None:
+    """What the index holds for the product, by uuid or else identifier."""
+    return next((found for key in _index_keys(resource) if (found := index(key))), None)
+
+
+def _removed_after(entry: dict[str, object] | None, order: tuple[int, str]) -> bool:
+    removed = entry.get("removed") if entry else None
+    return isinstance(removed, list) and (int(removed[0]), str(removed[1])) >= order
+
+
 def _product(
-    resource: dict[str, object], version: int, event_id: str, delivery: events_pb2.PimDelivery, mapping: Mapping
+    resource: dict[str, object],
+    version: int,
+    event_id: str,
+    delivery: events_pb2.PimDelivery,
+    mapping: Mapping,
+    index: IndexLookup,
 ) -> Mapped:
-    """A created or updated product (a variant)."""
+    """A created or updated product (a variant); nothing when it was removed after this version."""
+    if any(_removed_after(index(key), (version, event_id)) for key in _index_keys(resource)):
+        return Mapped()
     section = mapping.for_source(delivery.source)
     try:
         look_id, variant, look = mapping.map_variant(AkeneoView(resource, section), section)
@@ -94,12 +111,18 @@ def _product_model(
 def _removed(
     resource: dict[str, object], version: int, event_id: str, delivery: events_pb2.PimDelivery, index: IndexLookup
 ) -> Mapped:
-    """A removed product, found by the uuid or identifier it was seen with; one never seen is nothing to retire."""
-    entry = next((found for key in _index_keys(resource) if (found := index(key))), None)
-    if entry is None:
-        return Mapped()
+    """A removed product, found by the uuid or identifier it was seen with. The removal is kept in
+    the index too, so that an older update arriving later (even of a product never seen) is stale."""
+    entry = _known(resource, index)
+    order = (version, event_id)
+    tombstone = {**(entry or {}), "removed": [version, event_id]}
+    if _removed_after(entry, order):
+        tombstone = dict(entry or {})
+    keys = {key: tombstone for key in _index_keys(resource)}
+    if entry is None or "look_id" not in entry:
+        return Mapped(index=keys)
     look_id, sku = str(entry["look_id"]), str(entry["sku"])
-    return Mapped([Observation(look_id, Change.REMOVE, version, event_id, delivery.source, sku)])
+    return Mapped([Observation(look_id, Change.REMOVE, version, event_id, delivery.source, sku)], index=keys)
 
 
 def _model_removed(
@@ -146,7 +169,7 @@ def _event(
     index: IndexLookup,
 ) -> Mapped:
     if action in ("product.created", "product.updated"):
-        return _product(resource, version, event_id, delivery, mapping)
+        return _product(resource, version, event_id, delivery, mapping, index)
     if action == "product.removed":
         return _removed(resource, version, event_id, delivery, index)
     if action in ("product_model.created", "product_model.updated"):
@@ -161,7 +184,7 @@ def map_rest(delivery: events_pb2.PimDelivery, mapping: Mapping, index: IndexLoo
     its ``updated`` time."""
     resource = check_object(decode_json(delivery.body, delivery.source), delivery.source)
     kind = header(delivery, "akeneo-resource") or ("product_model" if "identifier" not in resource else "product")
-    return _current(resource, delivery.event_id, delivery, mapping, kind)
+    return _current(resource, delivery.event_id, delivery, mapping, index, kind)
 
 
 def _current(
@@ -169,6 +192,7 @@ def _current(
     event_id: str,
     delivery: events_pb2.PimDelivery,
     mapping: Mapping,
+    index: IndexLookup,
     kind: str = "product",
 ) -> Mapped:
     try:
@@ -177,7 +201,7 @@ def _current(
         return Mapped(rejections=[rejection(delivery, error, event_id=event_id)])
     if kind == "product_model":
         return _product_model(resource, version, event_id, delivery, mapping)
-    return _product(resource, version, event_id, delivery, mapping)
+    return _product(resource, version, event_id, delivery, mapping, index)
 
 
 def map_event_platform(
@@ -208,4 +232,4 @@ def map_event_platform(
         resource = fetcher.get_product(uuid)
     except LookupError:
         return Mapped()  # deleted since: its product.deleted event retires it
-    return _current(resource, event_id, delivery, mapping)
+    return _current(resource, event_id, delivery, mapping, index)
