@@ -80,7 +80,8 @@ def _product(
     index: IndexLookup,
 ) -> Mapped:
     """A created or updated product (a variant); nothing when it was removed after this version."""
-    if any(_removed_after(index(key), (version, event_id)) for key in _index_keys(resource)):
+    current = {key: index(key) for key in _index_keys(resource)}
+    if any(_removed_after(entry, (version, event_id)) for entry in current.values()):
         return Mapped()
     section = mapping.for_source(delivery.source)
     try:
@@ -89,7 +90,7 @@ def _product(
         return Mapped(rejections=[rejection(delivery, error, str(resource.get("identifier") or ""), event_id)])
     observation = Observation(look_id, Change.UPSERT, version, event_id, delivery.source, variant.sku, variant, look)
     entry: dict[str, object] = {"look_id": look_id, "sku": variant.sku}
-    return Mapped([observation], index={key: entry for key in _index_keys(resource)})
+    return Mapped([observation], index={key: entry for key, found in current.items() if found != entry})
 
 
 def _product_model(
