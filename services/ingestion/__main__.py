@@ -46,7 +46,7 @@ def main() -> None:
         body_timeout_seconds=config.http_body_timeout_seconds,
         max_connections=config.http_max_connections,
     )
-    routes = rejection_routes(RejectionStore(service.store), tokens)
+    routes = functools.partial(rejection_routes, RejectionStore(service.store))
     http = start_http_api(config.http_port, accept, retire, tokens, config.bind_address, limits, routes)
     grpc_server = start_grpc_api(
         config.grpc_port, accept, retire, tokens, config.bind_address, config.grpc_max_in_flight

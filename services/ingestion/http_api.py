@@ -48,6 +48,9 @@ OVERLOADED_RETRY_SECONDS = 1
 UNAVAILABLE_RETRY_SECONDS = 5
 log = structlog.get_logger()
 Retire = Callable[[str, int, str], Retired]
+# The answer to a request without a valid token, or None when it may go on.
+Refusal = Callable[[Request], Response | None]
+RouteFactory = Callable[[Refusal], Sequence[BaseRoute]]
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,20 +122,6 @@ def _body_refused(status: HTTPStatus, error: str, message: str) -> JSONResponse:
     return _error(status, error, f"body: {message}", field="body", headers={"Connection": "close"})
 
 
-def token_refusal(tokens: ApiTokens, request: Request) -> Response | None:
-    """The answer to a request without a valid token, or None when it may go on. The body is
-    not read yet: an unauthenticated client cannot make the server read it."""
-    verdict = tokens.check(request.headers.get("authorization"))
-    if verdict is Verdict.ALLOWED:
-        return None
-    # The unread body makes the connection unusable for another request.
-    if verdict is Verdict.NOT_CONFIGURED:
-        return _error(HTTPStatus.SERVICE_UNAVAILABLE, "not_configured", NOT_CONFIGURED_MESSAGE, headers=_CLOSE)
-    # Never says whether the header, the scheme or the token was wrong.
-    headers = {"WWW-Authenticate": "Bearer"} | _CLOSE
-    return JSONResponse({"error": "unauthorized"}, status_code=HTTPStatus.UNAUTHORIZED, headers=headers)
-
-
 class TooLarge(Exception):
     pass
 
@@ -148,6 +137,19 @@ class ProductsApi:
         # Only touched on the event loop's thread.
         self._in_flight = 0
 
+    def _refused(self, request: Request) -> Response | None:
+        """The answer to a request without a valid token, or None when it may go on. The body is
+        not read yet: an unauthenticated client cannot make the server read it."""
+        verdict = self._tokens.check(request.headers.get("authorization"))
+        if verdict is Verdict.ALLOWED:
+            return None
+        # The unread body makes the connection unusable for another request.
+        if verdict is Verdict.NOT_CONFIGURED:
+            return _error(HTTPStatus.SERVICE_UNAVAILABLE, "not_configured", NOT_CONFIGURED_MESSAGE, headers=_CLOSE)
+        # Never says whether the header, the scheme or the token was wrong.
+        headers = {"WWW-Authenticate": "Bearer"} | _CLOSE
+        return JSONResponse({"error": "unauthorized"}, status_code=HTTPStatus.UNAUTHORIZED, headers=headers)
+
     async def post(self, request: Request) -> Response:
         return await self._bounded(request, self._post)
 
@@ -156,7 +158,7 @@ class ProductsApi:
 
     async def _bounded(self, request: Request, handle: Callable[[Request], Awaitable[Response]]) -> Response:
         """Check the token, then handle the request unless too many are in flight."""
-        if refused := token_refusal(self._tokens, request):
+        if refused := self._refused(request):
             return refused
         if self._in_flight >= self._limits.max_in_flight:
             return _error(
@@ -262,15 +264,16 @@ def products_app(
     retire: Retire,
     tokens: ApiTokens,
     limits: HttpLimits,
-    extra_routes: Sequence[BaseRoute] = (),
+    extra_routes: RouteFactory | None = None,
 ) -> Starlette:
-    """The API; ``extra_routes`` are other modules' routes (GET /v1/rejections)."""
+    """The API; ``extra_routes`` makes other modules' routes (GET /v1/rejections), given the
+    token check."""
     api = ProductsApi(accept, retire, tokens, limits)
     return Starlette(
         routes=[
             Route("/v1/products", api.post, methods=["POST"]),
             Route("/v1/products/{sku}/retire", api.retire, methods=["POST"]),
-            *extra_routes,
+            *(extra_routes(api._refused) if extra_routes else ()),
         ],
         exception_handlers={HTTPException: _no_route},
     )
@@ -296,7 +299,7 @@ def start_http_api(
     tokens: ApiTokens,
     host: str = "0.0.0.0",
     limits: HttpLimits | None = None,
-    extra_routes: Sequence[BaseRoute] = (),
+    extra_routes: RouteFactory | None = None,
 ) -> HttpApi:
     """Serve the API on a thread; return once it listens. Raises RuntimeError when it cannot."""
     limits = limits or HttpLimits()

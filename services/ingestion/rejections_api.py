@@ -12,8 +12,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
-from services.ingestion.auth import ApiTokens
-from services.ingestion.http_api import UNAVAILABLE_RETRY_SECONDS, token_refusal
+from services.ingestion.http_api import UNAVAILABLE_RETRY_SECONDS, Refusal
 from services.ingestion.pim.stores import RejectionStore
 from twinwear_runtime.faults import Unavailable
 
@@ -27,9 +26,11 @@ def _limit(raw: str | None) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_LIMIT else None
 
 
-def rejection_routes(rejections: RejectionStore, tokens: ApiTokens) -> list[BaseRoute]:
+def rejection_routes(rejections: RejectionStore, refuse: Refusal) -> list[BaseRoute]:
+    """The routes, behind ``refuse`` (the API's token check)."""
+
     async def list_rejections(request: Request) -> Response:
-        if refused := token_refusal(tokens, request):
+        if refused := refuse(request):
             return refused
         limit = _limit(request.query_params.get("limit"))
         if limit is None:

@@ -5,6 +5,7 @@ prefix, so that it never meets another run's records."""
 
 from __future__ import annotations
 
+import functools
 import http.server
 import socket
 import threading
@@ -15,12 +16,11 @@ from dataclasses import dataclass, field
 
 import httpx
 import pytest
-from starlette.routing import BaseRoute
 
 from devkit.catalogue import draw_flat_lay
 from devkit.topic_reader import TopicReader
 from services.ingestion.auth import ApiTokens
-from services.ingestion.http_api import HttpApi, start_http_api
+from services.ingestion.http_api import HttpApi, RouteFactory, start_http_api
 from services.ingestion.pim.aggregator import Aggregator, Ports
 from services.ingestion.pim.images import FetchLimits, ImageFetcher, ImageLibrary, ImageRejected
 from services.ingestion.pim.mapping import load_mapping
@@ -126,7 +126,7 @@ class PimRun:
             ImageLibrary(self.fetcher, self.store),
         )
         self.aggregator = Aggregator(load_mapping(MAPPING_FILE), ports, self.products.name)
-        self.server, url = rejections_api(rejection_routes(self.rejections, ApiTokens(TOKEN)))
+        self.server, url = rejections_api(functools.partial(rejection_routes, self.rejections))
         self.api = httpx.Client(base_url=url)
         self.seen: list[tuple[str, object]] = []
         self._reader = TopicReader(self.products.name, from_beginning=True)
@@ -173,7 +173,7 @@ class PimRun:
         self.fetcher.close()
 
 
-def rejections_api(routes: list[BaseRoute]) -> tuple[HttpApi, str]:
+def rejections_api(routes: RouteFactory) -> tuple[HttpApi, str]:
     """The ingestion HTTP API with the rejection routes, on a free port of this suite's range."""
     for port in range(18240, 18270):
         with socket.socket() as probe:
