@@ -85,22 +85,24 @@ def manifest_definition(facts: AssetFacts, title: str, content_type: str) -> dic
 class C2paSigner:
     """Signs files with one certificate chain and key. Safe to share between threads."""
 
-    def __init__(self, certificate_chain_pem: bytes, private_key_pem: bytes) -> None:
+    def __init__(self, certificate_chain_pem: bytes, private_key_pem: bytes, timestamp_url: str | None = None) -> None:
+        """``timestamp_url``: an RFC 3161 time-stamping authority (``TWINWEAR_C2PA_TSA_URL``), so a
+        signature stays valid after the certificate expires; c2pa calls it on every signing."""
         check_signing_certificate(certificate_chain_pem)
         signer = c2pa.Signer.from_info(
-            c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, certificate_chain_pem, private_key_pem, None)
+            c2pa.C2paSignerInfo(c2pa.C2paSigningAlg.ES256, certificate_chain_pem, private_key_pem, timestamp_url)
         )
         self._context = c2pa.Context(settings=c2pa.Settings.from_dict(_BUILDER_SETTINGS), signer=signer)
         self._lock = threading.Lock()
 
     @classmethod
-    def from_files(cls, certificate_chain: Path, private_key: Path) -> C2paSigner:
+    def from_files(cls, certificate_chain: Path, private_key: Path, timestamp_url: str | None = None) -> C2paSigner:
         """From ``TWINWEAR_C2PA_CERT`` (PEM chain, signer first) and ``TWINWEAR_C2PA_KEY`` (PEM)."""
         try:
             chain, key = certificate_chain.read_bytes(), private_key.read_bytes()
         except OSError as error:
             raise SigningConfigError(f"TWINWEAR_C2PA_CERT / TWINWEAR_C2PA_KEY: {error}") from error
-        return cls(chain, key)
+        return cls(chain, key, timestamp_url or None)
 
     def sign(self, data: bytes, content_type: str, facts: AssetFacts, title: str) -> bytes:
         """``data`` with an embedded, signed C2PA manifest. Any later byte change invalidates it."""
