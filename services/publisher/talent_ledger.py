@@ -69,7 +69,8 @@ def publications_of(asset: events_pb2.AssetPublished, published_at: datetime.dat
 def usage_ledger(publications: Iterable[Publication], terms: Mapping[str, ConsentTerms]) -> list[LedgerRow]:
     """Rows per twin, month, channel and currency, ordered by those, from every publication."""
     first_of_month: dict[tuple[str, str, str], Publication] = {}
-    for publication in sorted(publications, key=lambda p: (_utc(p.published_at), p.consent_id)):
+    # The earliest publication of a unit sets its fee; the rest of the key only makes the order total.
+    for publication in sorted(publications, key=lambda p: (_utc(p.published_at), p.consent_id, p.twin_id)):
         if not publication.consent_id:
             continue
         unit = (publication.slot, publication.channel, _month(publication.published_at))

@@ -8,6 +8,8 @@ import datetime
 import io
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from services.publisher.sustainability import RenderFact, SustainabilityConfig, sustainability_report
 from services.publisher.talent_ledger import (
@@ -111,6 +113,33 @@ def test_synthetic_twins_are_left_out_and_unknown_terms_are_flagged() -> None:
     )
 
     assert rows == [LedgerRow("cleo", "2026-11", "ecommerce", "", 1, 0, 1, ("consent-unknown",))]
+
+
+publications = st.lists(
+    st.builds(
+        Publication,
+        slot=st.sampled_from(["l1/ada/front", "l1/ada/back", "l2/ben/front"]),
+        twin_id=st.sampled_from(["ada", "ben"]),
+        consent_id=st.sampled_from(["consent-ada", "consent-ada-2027", "consent-ben", ""]),
+        channel=st.sampled_from(["ecommerce", "social"]),
+        published_at=st.datetimes(
+            min_value=datetime.datetime(2026, 10, 1), max_value=datetime.datetime(2027, 2, 28), timezones=st.just(UTC)
+        ),
+    ),
+    max_size=30,
+)
+
+
+@given(publications, st.randoms(use_true_random=False))
+def test_the_ledger_counts_each_slot_channel_month_once_in_any_order(publications: list, random) -> None:
+    rows = usage_ledger(publications, TERMS)
+    shuffled = list(publications)
+    random.shuffle(shuffled)
+
+    assert usage_ledger(shuffled, TERMS) == rows
+    units = {(p.slot, p.channel, p.published_at.strftime("%Y-%m")) for p in publications if p.consent_id}
+    assert sum(row.images for row in rows) == len(units)
+    assert all(row.fee_minor >= row.images * 800 for row in rows)
 
 
 def test_a_naive_timestamp_is_refused() -> None:
