@@ -15,6 +15,7 @@ Public API (everything else in the package is internal)::
         at construction, not at first sign. Thread-safe.
     AssetFacts(asset_id, render_id, look_id, sku, product_version, twin_id, consent_id,
                models: tuple[ModelRef, ...], variant_skus=())
+        AssetFacts.of_render(render_completed, asset_id): the same from a RenderCompleted.
     add_provenance(derivative, facts, signer) -> DerivativeImage
         IPTC XMP DigitalSourceType (JPEG, WebP), then a signed C2PA manifest; returns the
         derivative with its data replaced. Bytes differ per call (signing time, manifest id).
