@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import datetime
 import io
+import json
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -288,3 +290,24 @@ def test_an_unusable_signing_certificate_is_refused_at_start_with_the_reason(tes
         C2paSigner(chain, other_key)
     with pytest.raises(SigningConfigError, match="TWINWEAR_C2PA_CERT"):
         C2paSigner.from_files(tmp_path / "missing.pem", tmp_path / "missing-key.pem")
+
+
+def test_the_command_lines_make_a_ca_and_verify_a_file(tmp_path: Path) -> None:
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", *args], capture_output=True, text=True, check=False)
+
+    made = run("services.publisher.provenance.dev_ca", str(tmp_path / "ca"))
+    assert made.returncode == 0, made.stderr
+    assert f"TWINWEAR_C2PA_CERT={tmp_path / 'ca' / 'signer-chain.pem'}" in made.stdout
+    signer = C2paSigner.from_files(tmp_path / "ca" / "signer-chain.pem", tmp_path / "ca" / "signer-key.pem")
+    good, bad = tmp_path / "jpeg-1024.jpg", tmp_path / "tampered.jpg"
+    good.write_bytes(add_provenance(make_derivatives(studio_master(), channels=["ecommerce"])[0], FACTS, signer).data)
+    bad.write_bytes(_flip_inside(good.read_bytes(), b"\xff\xda"))
+
+    verified = run("services.publisher.provenance.verify", str(good), "--ca", str(tmp_path / "ca" / "ca.pem"))
+    refused = run("services.publisher.provenance.verify", str(bad), "--ca", str(tmp_path / "ca" / "ca.pem"))
+
+    assert verified.returncode == 0, verified.stdout + verified.stderr
+    assert json.loads(verified.stdout)["manifest"]["asset"]["twin_id"] == "twin-ada"
+    assert refused.returncode == 1
+    assert not json.loads(refused.stdout)["valid"]
