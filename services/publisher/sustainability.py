@@ -11,6 +11,8 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from twinwear.v1 import events_pb2
+from twinwear_contracts.topics import asset_slot
 from twinwear_runtime.config import env
 
 # Cloud Carbon Footprint's methodology (compute; AWS average max watts per vCPU, from SPECpower):
@@ -40,6 +42,12 @@ class RenderFact:
     campaign_tags: tuple[str, ...]
     compute_seconds: float
     cached: bool
+
+    @classmethod
+    def of_render(cls, render: events_pb2.RenderCompleted, campaign_tags: Iterable[str]) -> RenderFact:
+        """``campaign_tags``: the rendered look's, from its ProductUpserted."""
+        slot = asset_slot(render.sku, render.twin_id, render.pose)
+        return cls(render.render_id, slot, tuple(campaign_tags), render.compute_seconds, render.cached)
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import io
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from twinwear.v1 import events_pb2
+from twinwear.v1 import events_pb2, twins_pb2
 
 # ISO 4217 currencies whose minor unit is not a hundredth (the rest have two decimals).
 _MINOR_DIGITS = {"BHD": 3, "IQD": 3, "JOD": 3, "KWD": 3, "LYD": 3, "OMR": 3, "TND": 3, "CLP": 0, "ISK": 0}
@@ -43,6 +43,10 @@ class ConsentTerms:
     consent_id: str
     fee_per_image_minor: int
     currency: str
+
+    @classmethod
+    def of_grant(cls, grant: twins_pb2.ConsentGrant) -> ConsentTerms:
+        return cls(grant.consent_id, grant.fee_per_image_minor, grant.currency)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from services.publisher.talent_ledger import (
     publications_of,
     usage_ledger,
 )
-from twinwear.v1 import events_pb2
+from twinwear.v1 import events_pb2, twins_pb2
 from twinwear_runtime.config import load_config
 
 UTC = datetime.UTC
@@ -145,6 +145,18 @@ def test_the_ledger_counts_each_slot_channel_month_once_in_any_order(publication
 def test_a_naive_timestamp_is_refused() -> None:
     with pytest.raises(ValueError, match="timezone-aware"):
         usage_ledger([published("s", "ecommerce", datetime.datetime(2026, 11, 2))], TERMS)
+
+
+def test_terms_and_render_facts_come_from_the_events() -> None:
+    grant = twins_pb2.ConsentGrant(consent_id="consent-ada", fee_per_image_minor=2500, currency="EUR")
+    render = events_pb2.RenderCompleted(
+        render_id="r1", sku="look-1", twin_id="ada", pose="front", compute_seconds=4.5, cached=True
+    )
+
+    assert ConsentTerms.of_grant(grant) == TERMS["consent-ada"]
+    assert RenderFact.of_render(render, ["summer-27"]) == RenderFact(
+        "r1", "look-1/ada/front", ("summer-27",), 4.5, True
+    )
 
 
 def test_the_csv_has_a_header_and_fees_in_major_units() -> None:
