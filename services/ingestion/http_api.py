@@ -5,7 +5,8 @@ Answers: 401 without a valid ``Authorization: Bearer <token>`` (checked before t
 202 when the request made a new event, 200 when it changed nothing (a duplicate or a stale
 version); 4xx with a body naming the ``field`` for a client's mistake, 404 for retiring an unknown
 SKU; 503 with ``Retry-After`` when the service is saturated or Kafka or MinIO is down, and 503 when
-no token is configured.
+no token is configured. The PIM webhooks (``/v1/webhooks/...``, see ``webhook_api``) are served by
+the same server.
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ from services.ingestion.domain import (
     parse_sku,
 )
 from services.ingestion.http_common import CLOSE, error_response, read_or_refuse
+from services.ingestion.webhook_api import WebhooksApi
 
 MAX_BODY_BYTES = 30 * 1024 * 1024  # a 20 MiB image grows by a third in base64
 MAX_RETIRE_BODY_BYTES = 4096  # {"product_version": ...}
@@ -212,13 +214,19 @@ async def _no_route(request: Request, error: Exception) -> Response:
 
 
 def products_app(
-    accept: Callable[[ProductSubmission], Accepted], retire: Retire, tokens: ApiTokens, limits: HttpLimits
+    accept: Callable[[ProductSubmission], Accepted],
+    retire: Retire,
+    tokens: ApiTokens,
+    limits: HttpLimits,
+    webhooks: WebhooksApi | None = None,
 ) -> Starlette:
+    """The products API, and the PIM webhooks when ``webhooks`` is given."""
     api = ProductsApi(accept, retire, tokens, limits)
     return Starlette(
         routes=[
             Route("/v1/products", api.post, methods=["POST"]),
             Route("/v1/products/{sku}/retire", api.retire, methods=["POST"]),
+            *(webhooks.routes() if webhooks else ()),
         ],
         exception_handlers={HTTPException: _no_route},
     )
@@ -244,11 +252,12 @@ def start_http_api(
     tokens: ApiTokens,
     host: str = "0.0.0.0",
     limits: HttpLimits | None = None,
+    webhooks: WebhooksApi | None = None,
 ) -> HttpApi:
     """Serve the API on a thread; return once it listens. Raises RuntimeError when it cannot."""
     limits = limits or HttpLimits()
     config = uvicorn.Config(
-        products_app(accept, retire, tokens, limits),
+        products_app(accept, retire, tokens, limits, webhooks),
         host=host,
         port=port,
         loop="asyncio",
