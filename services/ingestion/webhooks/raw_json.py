@@ -70,7 +70,7 @@ def _members(text: str, index: int, path: str) -> tuple[dict[str, RawValue], int
         index = _skip(text, index)
         _expect(text, index, ":", path)
         start = _skip(text, index + 1)
-        value, index = _decode(text, start, f"{path}.{key}")
+        value, index = _decode(text, start, key if path == "body" else f"{path}.{key}")
         members[key] = RawValue(value, text[start:index].encode())
         index = _skip(text, index)
         if _expect(text, index, ",}", path) == "}":
