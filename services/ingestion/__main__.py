@@ -80,6 +80,7 @@ def main() -> None:
         max_connections=config.http_max_connections,
     )
     inbox = InboxWriter(config.kafka_bootstrap, config.webhook_ack_timeout_seconds)
+    service.until_available(inbox.connect, "kafka")
     webhooks = webhooks_api(config, inbox)
     http = start_http_api(config.http_port, accept, retire, tokens, config.bind_address, limits, webhooks)
     grpc_server = start_grpc_api(

@@ -54,6 +54,10 @@ class InboxWriter:
         self._failure = ""
         self._produced = metrics.EVENTS_PRODUCED.labels(SERVICE, _EVENT_TYPE)
 
+    def connect(self) -> None:
+        """Make the producer now (at start-up) rather than on the first delivery; raises Unavailable."""
+        self._ready_producer()
+
     def _ready_producer(self) -> KafkaProducer:
         with self._lock:
             if self._producer is not None:
@@ -61,7 +65,10 @@ class InboxWriter:
             if time.monotonic() - self._failed_at < self._retry_seconds:
                 raise Unavailable("kafka", self._failure)
             try:
-                producer = KafkaProducer(**producer_settings(self._bootstrap, f"twinwear-{SERVICE}-inbox"))
+                settings = producer_settings(self._bootstrap, f"twinwear-{SERVICE}-inbox")
+                # A delivery waits at most about the acknowledgement timeout for an unreachable Kafka.
+                settings["bootstrap_timeout_ms"] = int(self._ack_timeout * 1000)
+                producer = KafkaProducer(**settings)
                 producer.partitions_for(PIM_INBOX.name)  # metadata now, so that a send never waits for it
             except KafkaError as error:
                 self._failed_at, self._failure = time.monotonic(), str(error) or type(error).__name__
