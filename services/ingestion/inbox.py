@@ -31,12 +31,12 @@ def inbox_key(delivery: events_pb2.PimDelivery) -> str:
     return f"{delivery.source}:{delivery.event_id}"
 
 
-def inbox_record(delivery: events_pb2.PimDelivery) -> ProducerRecord:
+def inbox_record(delivery: events_pb2.PimDelivery, topic: str = PIM_INBOX.name) -> ProducerRecord:
     """The delivery as an envelope on the inbox topic; a redelivery gets the same event id."""
     key = inbox_key(delivery)
     event_id = derive_id("pim-inbox", key)
     envelope = wrap(delivery, producer=SERVICE, key=key, event_id=event_id, correlation_id=event_id)
-    return event_record(PIM_INBOX.name, envelope)
+    return event_record(topic, envelope)
 
 
 class InboxWriter:
@@ -44,8 +44,16 @@ class InboxWriter:
     after Kafka could not be reached (at most once per ``retry_seconds``), so that the webhooks
     answer 503 while Kafka is down and recover without a restart."""
 
-    def __init__(self, bootstrap: str, ack_timeout_seconds: float = 10.0, retry_seconds: float = 5.0) -> None:
+    def __init__(
+        self,
+        bootstrap: str,
+        ack_timeout_seconds: float = 10.0,
+        retry_seconds: float = 5.0,
+        topic: str = PIM_INBOX.name,
+    ) -> None:
+        """``topic``: the inbox topic; another only for benchmarks, which keep out of the shared one."""
         self._bootstrap = bootstrap
+        self._topic = topic
         self._ack_timeout = ack_timeout_seconds
         self._retry_seconds = retry_seconds
         self._lock = threading.Lock()
@@ -69,7 +77,7 @@ class InboxWriter:
                 # A delivery waits at most about the acknowledgement timeout for an unreachable Kafka.
                 settings["bootstrap_timeout_ms"] = int(self._ack_timeout * 1000)
                 producer = KafkaProducer(**settings)
-                producer.partitions_for(PIM_INBOX.name)  # metadata now, so that a send never waits for it
+                producer.partitions_for(self._topic)  # metadata now, so that a send never waits for it
             except KafkaError as error:
                 self._failed_at, self._failure = time.monotonic(), str(error) or type(error).__name__
                 raise Unavailable("kafka", self._failure) from error
@@ -87,9 +95,12 @@ class InboxWriter:
         """Return once Kafka acknowledged every delivery (all in-sync replicas); raise
         :class:`Unavailable` when it did not within the timeout. Records sent before a failure may
         still be written: the PIM's redelivery has the same keys, which the aggregator dedupes."""
-        records = [inbox_record(d) for d in deliveries]
-        # send() takes the producer's lock and may wait for buffer space: never on the event loop.
-        futures = await run_in_threadpool(self._send, records)
+        records = [inbox_record(d, self._topic) for d in deliveries]
+        if self._producer is None:  # making one waits for Kafka: on a worker thread
+            await run_in_threadpool(self._ready_producer)
+        # The metadata is known, so send() only appends to a batch (it would block only with the
+        # producer's 32 MiB buffer full); a hop to a worker thread costs more than it saves.
+        futures = self._send(records)
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._ack_timeout):
@@ -102,7 +113,7 @@ class InboxWriter:
 
     def write_now(self, deliveries: Sequence[events_pb2.PimDelivery]) -> None:
         """Blocking :meth:`write`, for commands (the backfill)."""
-        futures = self._send([inbox_record(d) for d in deliveries])
+        futures = self._send([inbox_record(d, self._topic) for d in deliveries])
         try:
             for future in futures:
                 future.get(timeout=self._ack_timeout)

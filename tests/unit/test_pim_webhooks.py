@@ -130,7 +130,7 @@ def test_akeneo_malformed_events_name_each_field():
 @pytest.mark.parametrize(
     ("body", "path"),
     [
-        (b'{"events": [', "events"),
+        (b'{"events": [', "events[0]"),
         (b"[]", "body"),
         (b'{"other": 1}', "events"),
         (b'{"events": []}', "events"),

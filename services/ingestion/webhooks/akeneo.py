@@ -18,7 +18,7 @@ from services.ingestion.webhooks import (
     pick_headers,
     signed_by_any,
 )
-from services.ingestion.webhooks.raw_json import array_elements, object_members
+from services.ingestion.webhooks.raw_json import object_members
 from twinwear.v1 import events_pb2
 
 SECRET_VARIABLE = "TWINWEAR_AKENEO_SECRET"
@@ -59,10 +59,12 @@ class AkeneoEventsApi:
             raise Unauthorized("bad_signature")
 
     def split(self, headers: Mapping[str, str], body: bytes, received_at_us: int) -> list[events_pb2.PimDelivery]:
-        members = object_members(body)
+        members = object_members(body, arrays=frozenset({"events"}))
         if "events" not in members:
             raise invalid("events", "is required: the list of events")
-        events = array_elements(members["events"].raw, "events")
+        if not isinstance(members["events"].value, list):
+            raise invalid("events", "must be a JSON array")
+        events = members["events"].elements
         if not events:
             raise invalid("events", "must hold at least one event")
         if len(events) > MAX_EVENTS:

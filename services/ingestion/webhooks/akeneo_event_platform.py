@@ -18,7 +18,7 @@ from services.ingestion.webhooks import (
     signed_by_any,
 )
 from services.ingestion.webhooks.akeneo import hex_signature
-from services.ingestion.webhooks.raw_json import object_members
+from services.ingestion.webhooks.raw_json import parse_object
 from twinwear.v1 import events_pb2
 
 SECRETS_VARIABLE = "TWINWEAR_AKENEO_EP_SECRETS"
@@ -51,7 +51,7 @@ class AkeneoEventPlatform:
             raise Unauthorized("bad_signature")
 
     def split(self, headers: Mapping[str, str], body: bytes, received_at_us: int) -> list[events_pb2.PimDelivery]:
-        members = {key: raw.value for key, raw in object_members(body).items()}
+        members = parse_object(body)
         errors = [
             FieldError(name, "is required: a non-empty string")
             for name in _REQUIRED

@@ -5,29 +5,30 @@ re-serialisation would change), never re-encoded."""
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
 from services.ingestion.webhooks import invalid
 
-_WHITESPACE = " \t\n\r"
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
 _DECODER = json.JSONDecoder()
 T = TypeVar("T")
 
 
 @dataclass(frozen=True)
 class RawValue:
-    """A decoded JSON value and its exact bytes in the delivery."""
+    """A decoded JSON value and its exact bytes in the delivery; an array asked for element by
+    element also has its ``elements``."""
 
     value: object
     raw: bytes
+    elements: tuple[RawValue, ...] = ()
 
 
 def _skip(text: str, index: int) -> int:
-    while index < len(text) and text[index] in _WHITESPACE:
-        index += 1
-    return index
+    return _WHITESPACE.match(text, index).end()  # type: ignore[union-attr] - matches the empty string
 
 
 def _decode(text: str, index: int, path: str) -> tuple[object, int]:
@@ -54,8 +55,9 @@ def _expect(text: str, index: int, allowed: str, path: str) -> str:
     return found
 
 
-def _members(text: str, index: int, path: str) -> tuple[dict[str, RawValue], int]:
-    """The members of the object starting at ``index`` (after whitespace) and the index past it."""
+def _members(text: str, index: int, path: str, arrays: frozenset[str] = frozenset()) -> tuple[dict[str, RawValue], int]:
+    """The members of the object starting at ``index`` (after whitespace) and the index past it;
+    the arrays named in ``arrays`` are read element by element."""
     if text[index : index + 1] != "{":
         _decode(text, index, path)  # a JSON error names what is wrong, else it is valid but not an object
         raise invalid(path, "must be a JSON object")
@@ -70,8 +72,14 @@ def _members(text: str, index: int, path: str) -> tuple[dict[str, RawValue], int
         index = _skip(text, index)
         _expect(text, index, ":", path)
         start = _skip(text, index + 1)
-        value, index = _decode(text, start, key if path == "body" else f"{path}.{key}")
-        members[key] = RawValue(value, text[start:index].encode())
+        member_path = key if path == "body" else f"{path}.{key}"
+        if key in arrays and text[start : start + 1] == "[":
+            elements, index = _elements(text, start, member_path)
+            value = [e.value for e in elements]
+            members[key] = RawValue(value, text[start:index].encode(), tuple(elements))
+        else:
+            value, index = _decode(text, start, member_path)
+            members[key] = RawValue(value, text[start:index].encode())
         index = _skip(text, index)
         if _expect(text, index, ",}", path) == "}":
             return members, index + 1
@@ -103,9 +111,22 @@ def _whole(text: str, parse: Callable[[str, int, str], tuple[T, int]], path: str
     return value
 
 
-def object_members(body: bytes, path: str = "body") -> dict[str, RawValue]:
-    """The members of the JSON object ``body``, each with its exact bytes. Raises InvalidDelivery."""
-    return _whole(_text(body, path), _members, path)
+def parse_object(body: bytes) -> dict[str, object]:
+    """The JSON object ``body`` when its parts' bytes are not needed (one event per delivery)."""
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        object_members(body)  # raises the error naming where the JSON is wrong
+        raise
+    if not isinstance(document, dict):
+        raise invalid("body", "must be a JSON object")
+    return document
+
+
+def object_members(body: bytes, path: str = "body", arrays: frozenset[str] = frozenset()) -> dict[str, RawValue]:
+    """The members of the JSON object ``body``, each with its exact bytes, the arrays named in
+    ``arrays`` with their elements' bytes too (read once). Raises InvalidDelivery."""
+    return _whole(_text(body, path), lambda text, index, where: _members(text, index, where, arrays), path)
 
 
 def array_elements(raw: bytes, path: str) -> list[RawValue]:

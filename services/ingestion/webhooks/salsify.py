@@ -14,7 +14,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
@@ -30,7 +30,7 @@ from services.ingestion.webhooks import (
     not_set,
     pick_headers,
 )
-from services.ingestion.webhooks.raw_json import RawValue, array_elements, object_members
+from services.ingestion.webhooks.raw_json import RawValue, object_members
 from twinwear.v1 import events_pb2
 
 CERT_VARIABLE = "TWINWEAR_SALSIFY_CERT"
@@ -103,7 +103,7 @@ class SalsifyWebhooks:
             raise Unauthorized("bad_signature") from None
 
     def split(self, headers: Mapping[str, str], body: bytes, received_at_us: int) -> list[events_pb2.PimDelivery]:
-        members = object_members(body)
+        members = object_members(body, arrays=frozenset({"products", "parent_products"}))
         alert = members.get("alert")
         trigger_type = alert.value.get("trigger_type") if alert and isinstance(alert.value, dict) else None
         errors = []
@@ -111,7 +111,9 @@ class SalsifyWebhooks:
             errors.append(FieldError("alert.trigger_type", f"must be one of {', '.join(sorted(TRIGGER_TYPES))}"))
         if "products" not in members:
             raise InvalidDelivery([*errors, FieldError("products", "is required: the list of products")])
-        products = array_elements(members["products"].raw, "products")
+        if not isinstance(members["products"].value, list):
+            raise InvalidDelivery([*errors, FieldError("products", "must be a JSON array")])
+        products = members["products"].elements
         if not products:
             errors.append(FieldError("products", "must hold at least one product"))
         errors += [
@@ -119,9 +121,7 @@ class SalsifyWebhooks:
             for i, product in enumerate(products)
             if not _salsify_id(product.value)
         ]
-        parents = []
-        if "parent_products" in members:
-            parents = array_elements(members["parent_products"].raw, "parent_products")
+        parents = members["parent_products"].elements if "parent_products" in members else ()
         errors += [
             FieldError(f"parent_products[{i}].salsify:id", "is required: a non-empty string")
             for i, parent in enumerate(parents)
@@ -150,7 +150,7 @@ def _salsify_id(value: object) -> str:
     return identifier if isinstance(identifier, str) and identifier.strip() else ""
 
 
-def _envelope_of(members: Mapping[str, RawValue], product: RawValue, parents: list[RawValue]) -> bytes:
+def _envelope_of(members: Mapping[str, RawValue], product: RawValue, parents: Sequence[RawValue]) -> bytes:
     """The delivery's envelope holding only ``product`` and its parent, from the original bytes."""
     assert isinstance(product.value, dict)
     parent_id = product.value.get("salsify:parent_id")

@@ -18,7 +18,7 @@ from services.ingestion.webhooks import (
     pick_headers,
     signed_by_any,
 )
-from services.ingestion.webhooks.raw_json import object_members
+from services.ingestion.webhooks.raw_json import parse_object
 from twinwear.v1 import events_pb2
 
 SECRET_VARIABLE = "TWINWEAR_SHOPIFY_SECRET"
@@ -65,9 +65,9 @@ class ShopifyWebhooks:
         event_id = headers.get("x-shopify-event-id") or headers.get("x-shopify-webhook-id")
         if not event_id:
             errors.append(FieldError("headers.X-Shopify-Event-Id", "is required (or X-Shopify-Webhook-Id)"))
-        product_id = object_members(body).get("id")
+        product_id = parse_object(body).get("id")
         # JSON integers are exact in Python; a float (1.5, 7.88e17) would have lost digits.
-        if product_id is None or isinstance(product_id.value, bool) or not isinstance(product_id.value, int):
+        if isinstance(product_id, bool) or not isinstance(product_id, int):
             errors.append(FieldError("id", "is required: the product id, an integer"))
         if errors:
             raise InvalidDelivery(errors)
