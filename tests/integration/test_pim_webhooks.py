@@ -7,11 +7,19 @@ The endpoints run in-process on this helper's ports (18101, 18102), with the wir
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import json
+import os
+import signal
+import subprocess
+import sys
+import threading
 import time
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
+from subprocess import STDOUT
 
 import httpx
 import pytest
@@ -49,6 +57,7 @@ SHOPIFY_SECRET = "itest-shopify-secret"
 SALSIFY_URL = "https://twinwear.example.com/v1/webhooks/salsify"
 SIGNER = SalsifySigner.generate()
 _INBOX_EVENTS = EventRegistry(PIM_INBOX.events)
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def never(*_: object) -> None:
@@ -262,5 +271,79 @@ def test_kafka_unreachable_is_503_and_the_redelivery_is_accepted_once(endpoints,
     assert f"akeneo:{event['event_id']}" not in inbox.read()
 
     redelivered = endpoints.send(delivery)
+    assert redelivered.status_code == 200
+    assert len(inbox.read()[f"akeneo:{event['event_id']}"]) == 1
+
+
+SERVICE_HTTP_PORT, SERVICE_GRPC_PORT, SERVICE_OPS_PORT = 18103, 18104, 18105
+
+
+def start_ingestion(stack, cert_path: str, log_path) -> subprocess.Popen[bytes]:
+    """``python -m services.ingestion`` on this helper's ports; returns once it is ready."""
+    environ = os.environ | {
+        "PYTHONPATH": f"{ROOT}:{ROOT / 'gen'}",
+        "TWINWEAR_KAFKA_BOOTSTRAP": stack.kafka_bootstrap,
+        "TWINWEAR_HTTP_PORT": str(SERVICE_HTTP_PORT),
+        "TWINWEAR_GRPC_PORT": str(SERVICE_GRPC_PORT),
+        "TWINWEAR_OPS_PORT": str(SERVICE_OPS_PORT),
+        "TWINWEAR_BIND_ADDRESS": "127.0.0.1",
+        "TWINWEAR_INSTANCE_ID": f"ingest-hooks-itest-{uuid.uuid4().hex[:6]}",
+        "TWINWEAR_API_TOKEN": "itest-token",
+        "TWINWEAR_AKENEO_SECRET": AKENEO_SECRET,
+        "TWINWEAR_SALSIFY_CERT": cert_path,
+        "TWINWEAR_SALSIFY_WEBHOOK_URL": SALSIFY_URL,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.ingestion"], cwd=ROOT, env=environ, stdout=log_path.open("ab"), stderr=STDOUT
+    )
+    deadline = time.monotonic() + 90
+    while True:
+        assert process.poll() is None, log_path.read_text()[-3000:]
+        assert time.monotonic() < deadline, "ingestion did not become ready"
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"http://127.0.0.1:{SERVICE_OPS_PORT}/readyz", timeout=1).status_code == 200:
+                return process
+        time.sleep(0.2)
+
+
+def test_a_process_killed_holding_a_delivery_answers_nothing_and_the_redelivery_is_kept_once(
+    stack, inbox, cert_path, tmp_path
+):
+    """ingestion is frozen, takes a delivery (the kernel accepts the connection and the body) and
+    is killed before answering: the PIM sees no 2xx, the inbox has nothing; the restarted service
+    takes the PIM's redelivery, which is on the inbox once."""
+    event = akeneo_product_event()
+    delivery = akeneo_delivery([event], AKENEO_SECRET, now())
+    url = f"http://127.0.0.1:{SERVICE_HTTP_PORT}{delivery.path}"
+    process = start_ingestion(stack, cert_path, tmp_path / "ingestion.log")
+    try:
+        process.send_signal(signal.SIGSTOP)
+        outcome: list[object] = []
+
+        def deliver() -> None:
+            try:
+                outcome.append(httpx.post(url, content=delivery.body, headers=delivery.headers, timeout=30))
+            except httpx.HTTPError as error:
+                outcome.append(error)
+
+        sender = threading.Thread(target=deliver)
+        sender.start()
+        time.sleep(1)  # the request is sent and waits in the frozen process's socket
+        process.kill()
+        process.wait()
+        sender.join()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+    assert isinstance(outcome[0], httpx.HTTPError), outcome  # no answer at all, certainly no 2xx
+    assert f"akeneo:{event['event_id']}" not in inbox.read()
+
+    restarted = start_ingestion(stack, cert_path, tmp_path / "ingestion.log")
+    try:
+        redelivered = httpx.post(url, content=delivery.body, headers=delivery.headers, timeout=30)
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        assert restarted.wait(60) == 0
     assert redelivered.status_code == 200
     assert len(inbox.read()[f"akeneo:{event['event_id']}"]) == 1
