@@ -9,6 +9,8 @@ its errors: :class:`Unauthorized` 401 (never saying which part was wrong), :clas
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 from collections.abc import Mapping, Sequence
@@ -84,6 +86,31 @@ def signed_by_any(secrets: Sequence[str], message: bytes, presented: Sequence[by
     Every pair is compared, in constant time, so timing tells nothing about which was close."""
     matches = [hmac.compare_digest(hmac_sha256(s, message), p) for s in secrets for p in presented]
     return any(matches)
+
+
+def secret_list(value: str | None) -> list[str]:
+    """The secrets of a comma-separated variable (several while one is rotated)."""
+    return [secret.strip() for secret in (value or "").split(",") if secret.strip()]
+
+
+def hex_signature(raw: str | None) -> bytes:
+    """A hex signature header's bytes; Unauthorized when missing or not hex."""
+    if raw is None:
+        raise Unauthorized("missing_signature")
+    try:
+        return bytes.fromhex(raw.strip())
+    except ValueError:
+        raise Unauthorized("malformed_signature") from None
+
+
+def base64_signature(raw: str | None) -> bytes:
+    """A base64 signature header's bytes; Unauthorized when missing or not base64."""
+    if raw is None:
+        raise Unauthorized("missing_signature")
+    try:
+        return base64.b64decode(raw.strip(), validate=True)
+    except (binascii.Error, ValueError):
+        raise Unauthorized("malformed_signature") from None
 
 
 def check_timestamp(raw: str | None, now: float, max_age: float = MAX_TIMESTAMP_AGE_SECONDS) -> None:

@@ -13,6 +13,7 @@ from services.ingestion.webhooks import (
     Unauthorized,
     check_timestamp,
     delivery,
+    hex_signature,
     invalid,
     not_set,
     pick_headers,
@@ -27,16 +28,6 @@ ACTIONS = frozenset(
     f"{resource}.{change}" for resource in ("product", "product_model") for change in ("created", "updated", "removed")
 )
 _KEPT_HEADERS = ("x-akeneo-request-timestamp",)
-
-
-def hex_signature(raw: str | None) -> bytes:
-    """A hex signature header's bytes; Unauthorized when missing or not hex."""
-    if raw is None:
-        raise Unauthorized("missing_signature")
-    try:
-        return bytes.fromhex(raw.strip())
-    except ValueError:
-        raise Unauthorized("malformed_signature") from None
 
 
 class AkeneoEventsApi:

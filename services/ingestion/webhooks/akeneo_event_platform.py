@@ -14,10 +14,11 @@ from services.ingestion.webhooks import (
     InvalidDelivery,
     Unauthorized,
     delivery,
+    hex_signature,
     not_set,
+    secret_list,
     signed_by_any,
 )
-from services.ingestion.webhooks.akeneo import hex_signature
 from services.ingestion.webhooks.raw_json import parse_object
 from twinwear.v1 import events_pb2
 
@@ -34,7 +35,7 @@ class AkeneoEventPlatform:
 
     def __init__(self, secrets: str | None) -> None:
         """``secrets``: the variable's value, comma-separated (the current and the next secret)."""
-        self._secrets = [s.strip() for s in (secrets or "").split(",") if s.strip()]
+        self._secrets = secret_list(secrets)
 
     @property
     def not_configured(self) -> str | None:

@@ -11,8 +11,6 @@ member's bytes as Salsify wrote them. A delivery holding one product keeps its r
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Mapping, Sequence
 
@@ -25,6 +23,7 @@ from services.ingestion.webhooks import (
     FieldError,
     InvalidDelivery,
     Unauthorized,
+    base64_signature,
     check_timestamp,
     delivery,
     not_set,
@@ -89,13 +88,7 @@ class SalsifyWebhooks:
         check_timestamp(timestamp, now)
         if not request_id or not organization_id:
             raise Unauthorized("missing_header")
-        raw = headers.get("x-salsify-signature-v1")
-        if raw is None:
-            raise Unauthorized("missing_signature")
-        try:
-            signature = base64.b64decode(raw.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            raise Unauthorized("malformed_signature") from None
+        signature = base64_signature(headers.get("x-salsify-signature-v1"))
         signed = f"{timestamp}.{request_id}.{organization_id}.{self._url}.".encode() + body
         try:
             self._key.verify(signature, signed, padding.PKCS1v15(), hashes.SHA256())

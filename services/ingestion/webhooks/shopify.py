@@ -5,17 +5,17 @@ as it came, so product and variant ids above 2^53 keep every digit."""
 
 from __future__ import annotations
 
-import base64
-import binascii
 from collections.abc import Mapping
 
 from services.ingestion.webhooks import (
     FieldError,
     InvalidDelivery,
     Unauthorized,
+    base64_signature,
     delivery,
     not_set,
     pick_headers,
+    secret_list,
     signed_by_any,
 )
 from services.ingestion.webhooks.raw_json import parse_object
@@ -39,20 +39,14 @@ class ShopifyWebhooks:
 
     def __init__(self, secrets: str | None) -> None:
         """``secrets``: the client secret; comma-separated while a new one is rolled out."""
-        self._secrets = [s.strip() for s in (secrets or "").split(",") if s.strip()]
+        self._secrets = secret_list(secrets)
 
     @property
     def not_configured(self) -> str | None:
         return None if self._secrets else not_set(SECRET_VARIABLE)
 
     def verify(self, headers: Mapping[str, str], body: bytes, now: float) -> None:
-        raw = headers.get("x-shopify-hmac-sha256")
-        if raw is None:
-            raise Unauthorized("missing_signature")
-        try:
-            signature = base64.b64decode(raw.strip(), validate=True)
-        except (binascii.Error, ValueError):
-            raise Unauthorized("malformed_signature") from None
+        signature = base64_signature(headers.get("x-shopify-hmac-sha256"))
         if not signed_by_any(self._secrets, body, [signature]):
             raise Unauthorized("bad_signature")
 
