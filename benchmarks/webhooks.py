@@ -152,9 +152,9 @@ def raw_rate(bootstrap: str, topic: str, messages: int) -> float:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0, help="load time for each webhook figure")
-    parser.add_argument("--clients", type=int, default=4, help="client processes")
+    parser.add_argument("--clients", type=int, default=1, help="client processes (more where cores are spare)")
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight per client process")
-    parser.add_argument("--raw-messages", type=int, default=50_000)
+    parser.add_argument("--raw-messages", type=int, default=20_000)
     parser.add_argument("--bootstrap", default=os.environ.get("TWINWEAR_KAFKA_BOOTSTRAP", "127.0.0.1:9092"))
     parser.add_argument("--serve", metavar="TOPIC", help=argparse.SUPPRESS)
     arguments = parser.parse_args()
