@@ -59,6 +59,8 @@ class InboxWriter:
         self._lock = threading.Lock()
         self._producer: KafkaProducer | None = None
         self._failed_at = float("-inf")
+        # Until then sends go through a worker thread (see write).
+        self._troubled_until = float("-inf")
         self._failure = ""
         self._produced = metrics.EVENTS_PRODUCED.labels(SERVICE, _EVENT_TYPE)
 
@@ -96,18 +98,22 @@ class InboxWriter:
         :class:`Unavailable` when it did not within the timeout. Records sent before a failure may
         still be written: the PIM's redelivery has the same keys, which the aggregator dedupes."""
         records = [inbox_record(d, self._topic) for d in deliveries]
-        if self._producer is None:  # making one waits for Kafka: on a worker thread
-            await run_in_threadpool(self._ready_producer)
-        # The metadata is known, so send() only appends to a batch (it would block only with the
-        # producer's 32 MiB buffer full); a hop to a worker thread costs more than it saves.
-        futures = self._send(records)
+        if self._producer is None or time.monotonic() < self._troubled_until:
+            # Making a producer waits for Kafka, and while Kafka does not answer, unsent records
+            # can fill the producer's buffer, where send() blocks: on a worker thread then.
+            futures = await run_in_threadpool(self._send, records)
+        else:
+            # The metadata is known, so send() only appends to a batch: a hop to a worker thread
+            # would cost more than it saves.
+            futures = self._send(records)
         loop = asyncio.get_running_loop()
         try:
             async with asyncio.timeout(self._ack_timeout):
                 await asyncio.gather(*(_acknowledged(loop, f) for f in futures))
-        except TimeoutError:
-            raise Unavailable("kafka", f"not acknowledged within {self._ack_timeout:g} s") from None
-        except KafkaError as error:
+        except (TimeoutError, KafkaError) as error:
+            self._troubled_until = time.monotonic() + self._retry_seconds + self._ack_timeout
+            if isinstance(error, TimeoutError):
+                raise Unavailable("kafka", f"not acknowledged within {self._ack_timeout:g} s") from None
             raise Unavailable("kafka", str(error) or type(error).__name__) from error
         self._produced.inc(len(records))
 

@@ -3,7 +3,7 @@ its raw body bytes, write its events to the inbox topic, and answer 200 only onc
 in Kafka.
 
 Answers, in the order they are checked: 503 naming the variable when the endpoint's secret is not
-configured; 415 for a Content-Type the PIM does not send; 503 with ``Retry-After`` past the
+configured; 415 for a Content-Type the PIM does not send; 429 with ``Retry-After`` past the
 in-flight bound; 413 for a body (or one event) over the limit, 408 for one that trickles; 401 for a
 delivery not proven to come from the PIM, never saying which part was wrong; 400 with a list of
 field errors (``path``, ``message``) for malformed JSON or envelopes; 503 with ``Retry-After``
@@ -99,9 +99,10 @@ class WebhooksApi:
             message = f"Content-Type must be {expected}, got {media_type or 'none'}"
             return _refused(source, "unsupported_media_type", HTTPStatus.UNSUPPORTED_MEDIA_TYPE, message, CLOSE)
         if self._in_flight >= self._limits.max_in_flight:
+            # 429, not 503: the Event Platform slows its delivery rate on 429.
             message = "too many deliveries in flight, try again later"
             headers = {"Retry-After": str(OVERLOADED_RETRY_SECONDS)}
-            return _refused(source, "overloaded", HTTPStatus.SERVICE_UNAVAILABLE, message, headers)
+            return _refused(source, "overloaded", HTTPStatus.TOO_MANY_REQUESTS, message, headers)
         self._in_flight += 1
         try:
             return await self._accept(request, source)

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from prometheus_client import REGISTRY
 
 from devkit.pim_webhooks import (
     SHOPIFY_PRODUCT_ID,
@@ -436,3 +437,26 @@ def test_kafka_down_is_503_with_retry_after():
 def test_a_bug_is_500():
     response = send(shopify_delivery(shopify_product(), "s"), FakeInbox(RuntimeError("bug")))
     assert response.status_code == 500
+
+
+def test_past_the_in_flight_bound_is_429_with_retry_after():
+    response = send(shopify_delivery(shopify_product(), "s"), limits=WebhookLimits(max_in_flight=0))
+    assert response.status_code == 429 and int(response.headers["Retry-After"]) > 0
+
+
+def rejections(source: str, reason: str) -> float:
+    return REGISTRY.get_sample_value("twinwear_webhook_rejections_total", {"source": source, "reason": reason}) or 0.0
+
+
+@pytest.mark.parametrize(
+    ("delivery", "source", "reason"),
+    [
+        (lambda: shopify_delivery(shopify_product(), "wrong"), "shopify", "bad_signature"),
+        (lambda: akeneo_delivery([akeneo_product_event()], SECRET, NOW - 3600), "akeneo", "stale_timestamp"),
+        (lambda: shopify_delivery('{"title": "no id"}', "s"), "shopify", "invalid_delivery"),
+    ],
+)
+def test_each_refusal_is_counted_by_source_and_reason(delivery, source, reason):
+    before = rejections(source, reason)
+    send(delivery())
+    assert rejections(source, reason) == before + 1
