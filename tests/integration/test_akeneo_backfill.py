@@ -18,7 +18,7 @@ from devkit.fake_akeneo import FakeAkeneo, product, product_model
 from devkit.pim_webhooks import php_json
 from services.ingestion.akeneo_rest import AkeneoClient, NotFound
 from services.ingestion.backfill import EVENT_TYPE, SOURCE
-from tests.integration.test_pim_webhooks import Inbox
+from tests.integration.inbox_reader import Inbox
 from twinwear.v1 import events_pb2
 from twinwear_contracts.topics import PIM_INBOX
 from twinwear_runtime.faults import Unavailable

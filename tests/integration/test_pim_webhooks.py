@@ -23,7 +23,6 @@ from subprocess import STDOUT
 
 import httpx
 import pytest
-from kafka import KafkaConsumer, TopicPartition
 
 from devkit.pim_webhooks import (
     SHOPIFY_PRODUCT_ID,
@@ -43,10 +42,9 @@ from services.ingestion.__main__ import IngestionConfig, webhooks_api
 from services.ingestion.auth import ApiTokens
 from services.ingestion.http_api import HttpApi, HttpLimits, start_http_api
 from services.ingestion.inbox import InboxWriter
-from twinwear.v1 import events_pb2
+from tests.integration.inbox_reader import Inbox
 from twinwear_contracts.topics import PIM_INBOX
 from twinwear_runtime.config import load_config
-from twinwear_runtime.events import EventRegistry, unwrap
 from twinwear_runtime.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -56,7 +54,6 @@ EP_OLD, EP_NEW = "itest-ep-old", "itest-ep-new"
 SHOPIFY_SECRET = "itest-shopify-secret"
 SALSIFY_URL = "https://twinwear.example.com/v1/webhooks/salsify"
 SIGNER = SalsifySigner.generate()
-_INBOX_EVENTS = EventRegistry(PIM_INBOX.events)
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -109,37 +106,6 @@ def endpoints(stack, cert_path) -> Iterator[Endpoints]:
     running = serve(HTTP_PORT, stack.kafka_bootstrap, cert_path)
     yield running
     running.stop()
-
-
-class Inbox:
-    """Reads what was written to the inbox topic after it was made, up to the end offsets when
-    asked: every record a 200 answer stands for is there by then."""
-
-    def __init__(self, bootstrap: str) -> None:
-        self._consumer = KafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
-        self._partitions = [
-            TopicPartition(PIM_INBOX.name, p) for p in self._consumer.partitions_for_topic(PIM_INBOX.name)
-        ]
-        self._consumer.assign(self._partitions)
-        for partition, offset in self._consumer.end_offsets(self._partitions).items():
-            self._consumer.seek(partition, offset)
-        self.records: dict[str, list[events_pb2.PimDelivery]] = {}
-
-    def read(self) -> dict[str, list[events_pb2.PimDelivery]]:
-        ends = self._consumer.end_offsets(self._partitions)
-        deadline = time.monotonic() + 60
-        while any(self._consumer.position(p) < ends[p] for p in self._partitions):
-            assert time.monotonic() < deadline, "the inbox topic could not be read to its end"
-            for batch in self._consumer.poll(timeout_ms=200).values():
-                for record in batch:
-                    _, delivery = unwrap(record.value, _INBOX_EVENTS)
-                    assert isinstance(delivery, events_pb2.PimDelivery)
-                    assert record.key.decode() == f"{delivery.source}:{delivery.event_id}"
-                    self.records.setdefault(record.key.decode(), []).append(delivery)
-        return self.records
-
-    def close(self) -> None:
-        self._consumer.close()
 
 
 @pytest.fixture
