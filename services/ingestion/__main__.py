@@ -85,9 +85,7 @@ def main() -> None:
     service.until_available(inbox.connect, "kafka")
     webhooks = webhooks_api(config, inbox)
     rejections = functools.partial(rejection_routes, RejectionStore(service.store))
-    http = start_http_api(
-        config.http_port, accept, retire, tokens, config.bind_address, limits, webhooks, rejections
-    )
+    http = start_http_api(config.http_port, accept, retire, tokens, config.bind_address, limits, webhooks, rejections)
     grpc_server = start_grpc_api(
         config.grpc_port, accept, retire, tokens, config.bind_address, config.grpc_max_in_flight
     )

@@ -108,6 +108,14 @@ class AkeneoClient:
     def product_models(self, page_size: int = 100) -> Iterator[RawValue]:
         return self._pages(PRODUCT_MODELS_PATH, page_size)
 
+    def authorization_for(self, url: str) -> dict[str, str]:
+        """The bearer header for a URL on the configured Akeneo (its media-file download links
+        need it), nothing for any other host, so that the token never leaves Akeneo."""
+        ours, theirs = urlsplit(self._base), urlsplit(url)
+        if (theirs.scheme, theirs.netloc) != (ours.scheme, ours.netloc):
+            return {}
+        return {"Authorization": f"Bearer {self._access_token()}"}
+
     def close(self) -> None:
         self._http.close()
 

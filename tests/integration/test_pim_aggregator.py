@@ -5,6 +5,7 @@ prefix, so that it never meets another run's records."""
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import http.server
 import socket
@@ -18,7 +19,9 @@ import httpx
 import pytest
 
 from devkit.catalogue import draw_flat_lay
+from devkit.fake_akeneo import FakeAkeneo
 from devkit.topic_reader import TopicReader
+from services.ingestion.akeneo_rest import AkeneoClient
 from services.ingestion.auth import ApiTokens
 from services.ingestion.http_api import HttpApi, RouteFactory, start_http_api
 from services.ingestion.pim.aggregator import Aggregator, Ports
@@ -33,6 +36,7 @@ from tests.pim_payloads import (
     SHOPIFY_PRODUCT_ID,
     akeneo_event,
     akeneo_product,
+    cloud_event,
     salsify_delivery,
     salsify_parent,
     salsify_variant,
@@ -119,13 +123,13 @@ class PimRun:
         prefix = f"itest/pim-{self.name}"
         self.rejections = RejectionStore(self.store, prefix)
         self.fetcher = ImageFetcher(FetchLimits(attempts=2, retry_base_seconds=0.1, allow_private=self.allow_private))
-        ports = Ports(
+        self.ports = Ports(
             LookStore(self.store, prefix),
             IndexStore(self.store, prefix),
             self.rejections,
             ImageLibrary(self.fetcher, self.store),
         )
-        self.aggregator = Aggregator(load_mapping(MAPPING_FILE), ports, self.products.name)
+        self.aggregator = Aggregator(load_mapping(MAPPING_FILE), self.ports, self.products.name)
         self.server, url = rejections_api(functools.partial(rejection_routes, self.rejections))
         self.api = httpx.Client(base_url=url)
         self.seen: list[tuple[str, object]] = []
@@ -395,3 +399,35 @@ def test_a_salsify_product_leaving_the_list_is_disabled_and_a_deleted_one_retire
     assert {v.sku: v.enabled for v in disabled.variants} == {f"{look}-S": False, f"{look}-M": True}
     assert (retired.variant_sku, retired.look_id) == (f"{look}-M", look)
     assert [v.sku for v in remaining.variants] == [f"{look}-S"] and not remaining.enabled
+
+
+def test_the_akeneo_client_resolves_thin_events_and_authorises_only_its_own_media_links(pim, image_server):
+    """The Event Platform path end to end: the aggregator fetches the product from (a local
+    stand-in for) Akeneo's REST API with the real client."""
+    look = f"NW-EP-{pim.name}"
+    resource = akeneo_product(f"{look}-M", look, "M", f"{image_server}/navy.png")
+    with FakeAkeneo(port=_free_port(18270, 18290), products=[resource]) as akeneo:
+        client = AkeneoClient(akeneo.settings)
+        try:
+            media = f"{akeneo.url}/api/rest/v1/media-files/a/b/flat.png/download"
+            assert client.authorization_for(media)["Authorization"].startswith("Bearer ")
+            assert client.authorization_for(f"{image_server}/navy.png") == {}
+            pim.aggregator = Aggregator(
+                load_mapping(MAPPING_FILE), dataclasses.replace(pim.ports, fetcher=client), pim.products.name
+            )
+            with running(pim.consumer()):
+                pim.send(cloud_event("product.updated", str(resource["uuid"]), f"{look}-ce", "2026-05-01T10:00:01Z"))
+                pim.read_until(look)
+        finally:
+            client.close()
+    [upserted] = pim.events_of(look)
+    assert (upserted.look_id, list(upserted.source_event_ids)) == (look, [f"{look}-ce"])
+    assert upserted.product_version == 1_777_629_600_000_000  # the product's own updated time
+
+
+def _free_port(first: int, last: int) -> int:
+    for port in range(first, last):
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) != 0:
+                return port
+    pytest.fail(f"no free port in {first}-{last}")

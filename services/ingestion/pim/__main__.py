@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import dataclasses
 import sys
-from collections.abc import Callable, Mapping
 
+import structlog
+
+from services.ingestion.akeneo_rest import AkeneoApiSettings, AkeneoClient
 from services.ingestion.pim.aggregator import Aggregator, Ports
 from services.ingestion.pim.delivery import ProductFetcher
 from services.ingestion.pim.images import FetchLimits, ImageFetcher, ImageLibrary
@@ -16,7 +18,7 @@ from services.ingestion.pim.stores import IndexStore, LookStore, RejectionStore
 from twinwear.v1 import events_pb2
 from twinwear_contracts.buckets import FLAT_LAYS_BUCKET, STATE_BUCKET
 from twinwear_contracts.topics import PIM_INBOX, PRODUCTS
-from twinwear_runtime.config import RuntimeConfig, env
+from twinwear_runtime.config import ConfigError, RuntimeConfig, env
 from twinwear_runtime.service import Service
 from twinwear_runtime.storage import MinioObjectStore
 
@@ -52,12 +54,18 @@ def ports(
     return Ports(LookStore(store), IndexStore(store), RejectionStore(store), images, products, image_seconds)
 
 
-def main(
-    products: ProductFetcher | None = None, image_headers: Callable[[str], Mapping[str, str]] | None = None
-) -> None:
-    """``products``: Akeneo's REST client for Event Platform events (none: they are rejections);
-    ``image_headers``: request headers per image URL, e.g. Akeneo's bearer token for its
-    media-file download links."""
+def akeneo_client(log: structlog.stdlib.BoundLogger) -> AkeneoClient | None:
+    """Akeneo's REST client when TWINWEAR_AKENEO_API_* are set: it resolves the Event Platform's
+    thin events and authorises Akeneo's media-file links."""
+    try:
+        settings = AkeneoApiSettings.from_env()
+    except ConfigError as error:
+        log.warning("Akeneo Event Platform events will be rejections", reason=str(error))
+        return None
+    return AkeneoClient(settings)
+
+
+def main() -> None:
     service, config = Service.start(SERVICE, AggregatorConfig, [PIM_INBOX, PRODUCTS], [FLAT_LAYS_BUCKET, STATE_BUCKET])
     try:
         mapping = load_mapping(config.mapping_path)
@@ -65,13 +73,16 @@ def main(
         service.log.error("the mapping file is wrong", error=str(error))
         service.close()
         sys.exit(2)
-    fetcher = ImageFetcher(image_limits(config), headers_for=image_headers or (lambda url: {}))
-    aggregator = Aggregator(mapping, ports(service.store, fetcher, products, config.image_fetch_delivery_seconds))
+    akeneo = akeneo_client(service.log)
+    fetcher = ImageFetcher(image_limits(config), headers_for=akeneo.authorization_for if akeneo else lambda url: {})
+    aggregator = Aggregator(mapping, ports(service.store, fetcher, akeneo, config.image_fetch_delivery_seconds))
     service.log.info("aggregating PIM deliveries", mapping=config.mapping_path, sources=sorted(mapping.sources))
     try:
         service.consume([PIM_INBOX], {events_pb2.PimDelivery: aggregator.handle})
     finally:
         fetcher.close()
+        if akeneo is not None:
+            akeneo.close()
 
 
 if __name__ == "__main__":
