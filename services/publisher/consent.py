@@ -77,21 +77,18 @@ class TwinRegistry:
             if known is None or twin.twin_version >= known.twin_version:
                 self.twins[twin.twin_id] = TwinRecord(twin.twin_id, twin.kind, twin.brand, twin.twin_version)
         elif isinstance(event, twins_pb2.TwinDeleted):
-            known = self.twins.setdefault(
-                event.twin_id, TwinRecord(event.twin_id, event.kind, "", event.twin_version)
-            )
+            known = self.twins.setdefault(event.twin_id, TwinRecord(event.twin_id, event.kind, "", event.twin_version))
             known.deleted = True
         elif isinstance(event, twins_pb2.ConsentGranted):
             self.grants[event.grant.consent_id] = GrantRecord(event.grant)
-        elif isinstance(event, twins_pb2.ConsentRevoked | twins_pb2.ConsentExpired):
-            if (record := self.grants.get(event.consent_id)) is not None:
-                revoked = isinstance(event, twins_pb2.ConsentRevoked)
-                record.ended = "consent_revoked" if revoked else "consent_expired"
+        elif isinstance(event, twins_pb2.ConsentRevoked | twins_pb2.ConsentExpired) and (
+            record := self.grants.get(event.consent_id)
+        ):
+            revoked = isinstance(event, twins_pb2.ConsentRevoked)
+            record.ended = "consent_revoked" if revoked else "consent_expired"
 
     def grants_of(self, twin_id: str) -> list[GrantRecord]:
-        return sorted(
-            (g for g in self.grants.values() if g.grant.twin_id == twin_id), key=lambda g: g.grant.consent_id
-        )
+        return sorted((g for g in self.grants.values() if g.grant.twin_id == twin_id), key=lambda g: g.grant.consent_id)
 
 
 def clearance(
@@ -111,7 +108,9 @@ def clearance(
     if twin is None:
         raise NotPublishable("unknown_twin", f"twin {twin_id!r} is unknown to the twins topic", forged=True)
     if twin.kind == CUSTOMER:
-        raise NotPublishable("customer_avatar", f"twin {twin_id!r} is a customer avatar: never in the feed", forged=True)
+        raise NotPublishable(
+            "customer_avatar", f"twin {twin_id!r} is a customer avatar: never in the feed", forged=True
+        )
     if twin.deleted:
         raise NotPublishable("twin_deleted", f"twin {twin_id!r} was deleted", forged=False)
     if twin.kind == SYNTHETIC:

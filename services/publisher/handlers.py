@@ -114,10 +114,10 @@ class Publisher:
             NOT_PUBLISHED.labels("rejected").inc()
             return []
         master = self.store.get(render.image)
-        if review is None or review["status"] != "approved":
-            if failures := check_render(master, render, self.thresholds):
-                self._quarantine(render, failures, event)
-                return []
+        approved = review is not None and review["status"] == "approved"
+        if not approved and (failures := check_render(master, render, self.thresholds)):
+            self._quarantine(render, failures, event)
+            return []
         published = self._publish(render, master, cleared)
         PUBLISHED.labels("consumer").inc()
         return [Outgoing(ASSET_FEED.name, slot, published, f"{asset_id}@{render.product_version}")]
@@ -361,7 +361,9 @@ class Publisher:
         self.records.put(_review_key(record["review_id"]), record)
         log.info("review decided", review_id=record["review_id"], status=status, reviewer=reviewer)
 
-    def _held(self, matches: Callable[[events_pb2.AssetPublished], bool]) -> list[tuple[str, events_pb2.AssetPublished]]:
+    def _held(
+        self, matches: Callable[[events_pb2.AssetPublished], bool]
+    ) -> list[tuple[str, events_pb2.AssetPublished]]:
         return [
             (slot, held.published)
             for slot, held in sorted(self.slots.held().items())
@@ -385,7 +387,10 @@ class Publisher:
         )
         self.slots.publish(slot, SlotAsset(withdrawn.product_version, asset.asset_id, withdrawn=True))
         self._audit(event, asset, reason, "withdrawn", deleted, ())
-        return [Outgoing(ASSET_FEED.name, slot, withdrawn, f"withdrawn:{asset.asset_id}"), Tombstone(ASSET_FEED.name, slot)]
+        return [
+            Outgoing(ASSET_FEED.name, slot, withdrawn, f"withdrawn:{asset.asset_id}"),
+            Tombstone(ASSET_FEED.name, slot),
+        ]
 
     def _republish(
         self,
@@ -457,4 +462,3 @@ def _review_key(review_id: str) -> str:
 
 def _occurred_at(event: Incoming) -> dt.datetime:
     return event.envelope.occurred_at.ToDatetime(tzinfo=dt.UTC)
-

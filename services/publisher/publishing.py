@@ -4,53 +4,67 @@ derivative's name, and the AssetPublished event that lists them. Withdrawing del
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
 from services.publisher.consent import Clearance
+from services.publisher.provenance import (
+    AssetFacts,
+    C2paSigner,
+    DerivativeImage,
+    ModelRef,
+    add_provenance,
+    make_derivatives,
+)
 from twinwear.v1 import events_pb2
 from twinwear_contracts.buckets import PUBLISHED_BUCKET
 from twinwear_contracts.topics import asset_slot
 from twinwear_runtime.events import derive_id
+from twinwear_runtime.faults import PermanentError
 from twinwear_runtime.storage import ObjectStore
 
-# Everything public lives under this prefix, the only one the anonymous read policy opens.
+# Everything public lives under this prefix (provenance's derivative keys), the only one the
+# anonymous read policy opens.
 PUBLIC_PREFIX = "assets/"
 
 
-@dataclass(frozen=True)
-class AssetFile:
-    """One derivative as the provenance package makes it."""
-
-    name: str
-    data: bytes
-    content_type: str
-    width: int
-    height: int
-    channels: tuple[str, ...]
-    visible_label: bool
-
-
-@dataclass(frozen=True)
-class AssetFacts:
-    """What the provenance manifest records (no personal data)."""
-
-    asset_id: str
-    sku: str
-    look_id: str
-    product_version: int
-    twin_id: str
-    consent_id: str
-    channels: tuple[str, ...]
-    models: tuple[tuple[str, str], ...]
-
-
 class AssetFiles(Protocol):
-    """Makes the derivatives of a master image: sized, encoded, labelled for the channels that
-    ask for a visible label, with IPTC and C2PA provenance."""
+    """Makes the derivatives of a master image for the channels it is cleared on (sized, encoded,
+    labelled for the channels that ask for a visible label), each with its IPTC and C2PA
+    provenance. Adapter: ``ProvenanceFiles``."""
 
-    def __call__(self, master: bytes, facts: AssetFacts) -> Sequence[AssetFile]: ...
+    def __call__(
+        self, render: events_pb2.RenderCompleted, master: bytes, facts: AssetFacts, channels: tuple[str, ...]
+    ) -> Sequence[DerivativeImage]: ...
+
+
+class ProvenanceFiles:
+    """The provenance package's derivatives, signed with the configured certificate."""
+
+    def __init__(self, signer: C2paSigner, labelled_channels: Collection[str], store: ObjectStore) -> None:
+        self._signer = signer
+        self._labelled = labelled_channels
+        self._store = store
+
+    def __call__(
+        self, render: events_pb2.RenderCompleted, master: bytes, facts: AssetFacts, channels: tuple[str, ...]
+    ) -> Sequence[DerivativeImage]:
+        turntable = {
+            name: self._store.get(ref) if ref.key else None
+            for name, ref in (("webp", render.turntable_webp), ("mp4", render.turntable_mp4))
+        }
+        try:
+            made = make_derivatives(
+                master,
+                channels=channels,
+                labelled_channels=self._labelled,
+                turntable_webp=turntable["webp"],
+                turntable_mp4=turntable["mp4"],
+            )
+        except ValueError as error:  # InvalidMaster, or a channel the provenance package does not know
+            raise PermanentError(f"RenderCompleted: {error}") from error
+        return [add_provenance(d, facts, self._signer) for d in made]
 
 
 @dataclass(frozen=True)
@@ -61,19 +75,12 @@ class PublishSettings:
     cache_control: str = "public, max-age=60"
 
 
-_EXTENSIONS = {"image/jpeg": "jpg", "image/webp": "webp", "image/png": "png", "video/mp4": "mp4"}
-
-
 def asset_id_of(render_id: str) -> str:
     return derive_id("asset", render_id)
 
 
 def slot_of(render: events_pb2.RenderCompleted) -> str:
     return asset_slot(render.look_id or render.sku, render.twin_id, render.pose)
-
-
-def derivative_key(asset_id: str, name: str, content_type: str) -> str:
-    return f"{PUBLIC_PREFIX}{asset_id}/{name}.{_EXTENSIONS.get(content_type, 'bin')}"
 
 
 def publish_files(
@@ -88,19 +95,20 @@ def publish_files(
     asset_id = asset_id_of(render.render_id)
     facts = AssetFacts(
         asset_id=asset_id,
-        sku=render.sku,
+        render_id=render.render_id,
         look_id=render.look_id or render.sku,
+        sku=render.sku,
         product_version=render.product_version,
         twin_id=render.twin_id,
         consent_id=cleared.consent_id,
-        channels=cleared.channels,
-        models=tuple((m.name, m.version) for m in render.models) or ((render.model, ""),),
+        models=tuple(ModelRef(m.name, m.version) for m in render.models) or (ModelRef(render.model, ""),),
+        variant_skus=tuple(render.variant_skus),
     )
     derivatives = []
-    for made in files(master, facts):
+    for made in files(render, master, facts, cleared.channels):
         if not set(made.channels) & set(cleared.channels):
             continue  # a labelled derivative for a channel this asset is not cleared for
-        key = derivative_key(asset_id, made.name, made.content_type)
+        key = made.key(asset_id)
         stored = store.put(
             PUBLISHED_BUCKET,
             key,
@@ -119,9 +127,7 @@ def publish_files(
                 visible_label=made.visible_label,
             )
         )
-    primary = max(
-        (d for d in derivatives if not d.visible_label), key=lambda d: d.width * d.height, default=None
-    )
+    primary = max((d for d in derivatives if not d.visible_label), key=lambda d: d.width * d.height, default=None)
     return events_pb2.AssetPublished(
         asset_id=asset_id,
         sku=render.sku,

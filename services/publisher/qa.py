@@ -48,9 +48,7 @@ def check_render(image: bytes, render: events_pb2.RenderCompleted, limits: QaThr
     failures = []
     width, height = decoded.size
     if width < limits.min_width or height < limits.min_height:
-        failures.append(
-            GateFailure("resolution", f"{width}x{height} is below {limits.min_width}x{limits.min_height}")
-        )
+        failures.append(GateFailure("resolution", f"{width}x{height} is below {limits.min_width}x{limits.min_height}"))
     grey_std = float(np.asarray(decoded.convert("L"), dtype=np.float32).std())
     if grey_std < limits.min_grey_std:
         failures.append(GateFailure("blank", f"the image is blank or uniform (grey std {grey_std:.2f})"))
