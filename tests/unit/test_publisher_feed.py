@@ -1,0 +1,140 @@
+"""The feed's pure parts: cursors, the feed view, the Merchant Center rows, the ledger, consent by
+channel and market, and the feed APIs' auth."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+from starlette.testclient import TestClient
+
+from services.publisher.consent import GrantRecord, NotPublishable, cleared_by_grants
+from services.publisher.feed_api import FeedHttpApi
+from services.publisher.feed_index import FeedRecord, FeedView, InvalidCursor, decode_cursor, encode_cursor
+from services.publisher.merchant import merchant_rows, merchant_tsv
+from services.publisher.reports import Baselines, ledger_csv, ledger_rows, sustainability_report
+from twinwear.v1 import events_pb2, twins_pb2
+from twinwear_runtime.auth import AdminTokens, ApiTokens
+
+DAY = dt.date(2026, 11, 25)
+
+
+def derivative(name, width, height, labelled=False, channels=("ecommerce",), size=100_000):
+    return events_pb2.Derivative(
+        name=name, url=f"https://cdn/{name}", width=width, height=height, visible_label=labelled,
+        channels=list(channels), object=events_pb2.ObjectRef(content_type="image/jpeg", size_bytes=size),
+    )  # fmt: skip
+
+
+def asset(slot, pose="front", variants=("V-S", "V-M"), channels=("ecommerce", "social")):
+    look, twin, _ = slot.split("/")
+    return events_pb2.AssetPublished(
+        asset_id=f"a-{slot}", slot=slot, look_id=look, twin_id=twin, pose=pose, variant_skus=list(variants),
+        channels=list(channels),
+        derivatives=[
+            derivative("jpeg-1024", 1024, 1536), derivative("jpeg-2048", 2048, 3072),
+            derivative("square-1500", 1500, 1500), derivative("social-2048", 2048, 3072, True, ("social",)),
+        ],
+    )  # fmt: skip
+
+
+def test_a_cursor_round_trips_and_a_forged_one_is_refused():
+    assert decode_cursor(encode_cursor({0: 12, 2: 5})) == {0: 12, 2: 5}
+    assert decode_cursor("") == {}
+    for forged in ("not a cursor", encode_cursor({0: 1})[:-1] + "!!", "MDotMQ"):
+        with pytest.raises(InvalidCursor):
+            decode_cursor(forged)
+
+
+def test_the_view_holds_the_newest_asset_per_slot_and_lists_changes_after_a_cursor():
+    view = FeedView()
+    view.add([FeedRecord(0, 0, "L/t/front", asset("L/t/front")), FeedRecord(1, 0, "M/t/front", asset("M/t/front"))])
+    cursor = view.cursor()
+    view.add(
+        [
+            FeedRecord(0, 1, "L/t/front", events_pb2.AssetWithdrawn(slot="L/t/front")),
+            FeedRecord(0, 2, "L/t/front", None),
+        ]
+    )
+    assert [a.slot for a in view.assets_for("V-M")] == ["M/t/front"]
+    assert [(r.offset, r.event is None) for r in view.changes_since(cursor)] == [(1, False), (2, True)]
+
+
+def test_merchant_rows_are_per_variant_without_overlays_and_with_large_images_first():
+    rows = merchant_rows(
+        [asset("L/t1/front"), asset("L/t2/back", pose="back"), asset("L/t3/front", channels=("social",))]
+    )
+    assert [r["id"] for r in rows] == ["V-M", "V-S"]
+    row = rows[0]
+    assert row["image_link"] == "https://cdn/square-1500" and row["lifestyle_image_link"] == "https://cdn/jpeg-2048"
+    assert row["additional_image_link"] == "https://cdn/square-1500"  # the other ecommerce asset's
+    parsed = list(csv.DictReader(io.StringIO(merchant_tsv([asset("L/t1/front")])), delimiter="\t"))
+    assert parsed[0].keys() == {"id", "image_link", "additional_image_link", "lifestyle_image_link"}
+    assert all("social" not in value for row in parsed for value in row.values())
+
+
+def test_merchant_links_respect_the_64_megapixel_and_16_mb_limits():
+    big = asset("L/t/front")
+    del big.derivatives[:]
+    too_many_pixels = derivative("square-9000", 9000, 9000)
+    too_many_bytes = derivative("square-1500", 1500, 1500, size=17_000_000)
+    big.derivatives.extend([too_many_pixels, too_many_bytes, derivative("square-1000", 1000, 1000)])
+    assert merchant_rows([big])[0]["image_link"] == "https://cdn/square-1000"
+
+
+def test_a_channel_is_cleared_by_any_active_grant_of_the_brand_in_a_planned_market():
+    def grant(consent_id, channels, markets, end="2027-01-01", brand="acme"):
+        return GrantRecord(twins_pb2.ConsentGrant(
+            consent_id=consent_id, brand=brand, channels=channels, markets=markets, start_date="2026-01-01",
+            end_date=end, fee_per_image_minor=100, currency="EUR",
+        ))  # fmt: skip
+
+    grants = [
+        grant("c1", ["ecommerce"], ["FR"]),
+        grant("c2", ["social"], ["DE"]),
+        grant("c3", ["print"], ["DE"], end="2026-06-30"),  # ended
+        grant("c4", ["ooh"], ["DE"], brand="other"),
+    ]
+    cleared = cleared_by_grants(grants, "acme", ("ecommerce", "social", "print", "ooh"), ("DE", "FR"), DAY)
+    assert (cleared.channels, cleared.markets, cleared.consent_id) == (("ecommerce", "social"), ("DE", "FR"), "c1")
+    with pytest.raises(NotPublishable, match="no active consent"):
+        cleared_by_grants(grants, "acme", ("print",), ("DE",), DAY)
+
+
+def test_the_ledger_counts_one_image_per_slot_channel_and_month_with_its_fee():
+    fact = {"month": "2026-11", "twin_id": "t", "consent_id": "c", "fee_per_image_minor": 1500, "currency": "EUR"}
+    facts = [fact | {"channel": channel} for channel in ("ecommerce", "ecommerce", "social")]
+    rows = ledger_rows(facts)
+    assert [(r["channel"], r["images"], r["fee_minor"]) for r in rows] == [("ecommerce", 2, 3000), ("social", 1, 1500)]
+    assert (
+        ledger_csv(rows).splitlines()[0]
+        == "month,twin_id,consent_id,channel,images,fee_per_image_minor,fee_minor,currency"
+    )
+
+
+def test_every_figure_of_the_sustainability_report_names_its_source():
+    renders = [
+        {"look_id": "L", "compute_seconds": 36.0, "cached": False},
+        {"look_id": "L", "compute_seconds": 0, "cached": True},
+    ]
+    report = sustainability_report("spring", {"L"}, renders, Baselines(render_power_watts=100, looks_per_photoshoot=10))
+    assert report["renders"]["value"] == 2 and report["energy_kwh"]["value"] == pytest.approx(0.001)
+    assert report["photoshoots_replaced"]["value"] == pytest.approx(0.1)
+    assert all(figure["source"] for key, figure in report.items() if key != "campaign")
+
+
+def test_feed_reads_take_the_api_token_and_review_takes_an_admin_token():
+    api = FeedHttpApi(FeedView(), None, ApiTokens("feed-token"), AdminTokens("alice:admin-token"), Baselines())
+    client = TestClient(api.app())
+    assert client.get("/v1/assets?sku=V").status_code == 401
+    assert client.get("/v1/assets?sku=V", headers={"Authorization": "Bearer feed-token"}).json()["assets"] == []
+    assert client.get("/v1/assets", headers={"Authorization": "Bearer feed-token"}).json()["field"] == "sku"
+    bad_cursor = client.get("/v1/assets/changes?cursor=zz!", headers={"Authorization": "Bearer feed-token"})
+    assert bad_cursor.status_code == 400 and bad_cursor.json()["field"] == "cursor"
+    assert client.get("/v1/review", headers={"Authorization": "Bearer feed-token"}).status_code == 401
+    unset = FeedHttpApi(FeedView(), None, ApiTokens(None), AdminTokens(None), Baselines())
+    assert TestClient(unset.app()).get("/v1/ledger").status_code == 503
+    with pytest.raises(ValueError, match="name:token"):
+        AdminTokens("just-a-token")
