@@ -248,13 +248,13 @@ class AssetFeedServicer(asset_feed_pb2_grpc.AssetFeedServiceServicer):
 
     def WatchAssets(  # noqa: N802 - generated gRPC method name
         self, request: asset_feed_pb2.WatchAssetsRequest, context: grpc.ServicerContext
-    ) -> Iterator[asset_feed_pb2.AssetChange]:
+    ) -> Iterator[asset_feed_pb2.WatchAssetsResponse]:
         cursor = self._cursor(request.cursor, context)
         while context.is_active():
             records = self._view.wait_for_changes(cursor, self.WATCH_POLL_SECONDS)
             for change in changes_after(records, cursor):
                 if not request.look_id or _look_of(change) == request.look_id:
-                    yield change
+                    yield asset_feed_pb2.WatchAssetsResponse(change=change)
             for record in records:
                 cursor[record.partition] = record.offset + 1
 

@@ -5,6 +5,7 @@ derivative's name, and the AssetPublished event that lists them. Withdrawing del
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -24,6 +25,8 @@ from twinwear_runtime.events import derive_id
 from twinwear_runtime.faults import PermanentError
 from twinwear_runtime.storage import ObjectStore
 
+# Signing and storing the derivatives of one asset go on at once (c2pa and the network release the GIL).
+_POOL = ThreadPoolExecutor(8, thread_name_prefix="derivatives")
 # Everything public lives under this prefix (provenance's derivative keys), the only one the
 # anonymous read policy opens.
 PUBLIC_PREFIX = "assets/"
@@ -64,7 +67,7 @@ class ProvenanceFiles:
             )
         except ValueError as error:  # InvalidMaster, or a channel the provenance package does not know
             raise PermanentError(f"RenderCompleted: {error}") from error
-        return [add_provenance(d, facts, self._signer) for d in made]
+        return list(_POOL.map(lambda d: add_provenance(d, facts, self._signer), made))
 
 
 @dataclass(frozen=True)
@@ -104,30 +107,32 @@ def publish_files(
         models=tuple(ModelRef(m.name, m.version) for m in render.models) or (ModelRef(render.model, ""),),
         variant_skus=tuple(render.variant_skus),
     )
-    derivatives = []
-    for made in files(render, master, facts, cleared.channels):
-        if not set(made.channels) & set(cleared.channels):
-            continue  # a labelled derivative for a channel this asset is not cleared for
+    # A labelled derivative for a channel this asset is not cleared for is left out.
+    wanted = [d for d in files(render, master, facts, cleared.channels) if set(d.channels) & set(cleared.channels)]
+
+    def stored(made: DerivativeImage) -> events_pb2.Derivative:
         key = made.key(asset_id)
-        stored = store.put(
+        ref = store.put(
             PUBLISHED_BUCKET,
             key,
             made.data,
             made.content_type,
-            metadata={"Cache-Control": settings.cache_control, "asset-id": asset_id},
+            metadata={"Cache-Control": settings.cache_control, "asset-id": asset_id, "ai-generated": "true"},
         )
-        derivatives.append(
-            events_pb2.Derivative(
-                name=made.name,
-                object=stored,
-                url=f"{settings.public_base_url.rstrip('/')}/{key}",
-                width=made.width,
-                height=made.height,
-                channels=sorted(set(made.channels) & set(cleared.channels)),
-                visible_label=made.visible_label,
-            )
+        return events_pb2.Derivative(
+            name=made.name,
+            object=ref,
+            url=f"{settings.public_base_url.rstrip('/')}/{key}",
+            width=made.width,
+            height=made.height,
+            channels=sorted(set(made.channels) & set(cleared.channels)),
+            visible_label=made.visible_label,
         )
-    primary = max((d for d in derivatives if not d.visible_label), key=lambda d: d.width * d.height, default=None)
+
+    derivatives = list(_POOL.map(stored, wanted))
+    # The asset's image: its largest full-frame JPEG (not the padded square, never a labelled file).
+    frames = [d for d in derivatives if d.name.startswith("jpeg-")]
+    primary = max(frames, key=lambda d: d.width * d.height, default=None)
     return events_pb2.AssetPublished(
         asset_id=asset_id,
         sku=render.sku,

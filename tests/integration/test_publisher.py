@@ -16,8 +16,8 @@ import httpx
 import pytest
 from kafka import KafkaConsumer, TopicPartition
 
+from devkit.publisher_process import API_TOKEN, Ports, PublisherProcess
 from services.publisher.provenance import verify
-from tests.integration.publisher_service import API_TOKEN, GRPC_PORT, PublisherUnderTest
 from tests.unit.publisher_media import studio_master
 from twinwear.v1 import asset_feed_pb2, asset_feed_pb2_grpc, events_pb2, twins_pb2
 from twinwear_contracts.buckets import FLAT_LAYS_BUCKET, RENDERS_BUCKET
@@ -27,6 +27,7 @@ from twinwear_runtime.topics import DEAD_LETTER
 pytestmark = pytest.mark.integration
 T = TypeVar("T")
 MASTER = studio_master(768, 1024)
+PORTS = Ports(ops=18601, http=18690, grpc=18652)
 
 
 def wait_for(check: Callable[[], T | None], what: str, timeout: float = 120.0) -> T:
@@ -40,8 +41,8 @@ def wait_for(check: Callable[[], T | None], what: str, timeout: float = 120.0) -
 
 
 @pytest.fixture(scope="module")
-def publisher(stack, tmp_path_factory) -> Iterator[PublisherUnderTest]:
-    running = PublisherUnderTest(stack.kafka_bootstrap, tmp_path_factory.mktemp("publisher"))
+def publisher(stack, tmp_path_factory) -> Iterator[PublisherProcess]:
+    running = PublisherProcess(stack.kafka_bootstrap, tmp_path_factory.mktemp("publisher"), PORTS)
     running.start()
     try:
         yield running
@@ -53,14 +54,14 @@ def unique(prefix: str) -> str:
     return f"{prefix}-{uuid.uuid4().hex[:10]}"
 
 
-def add_twin(publisher: PublisherUnderTest, kind: str = "talent", brand: str = "") -> str:
+def add_twin(publisher: PublisherProcess, kind: str = "talent", brand: str = "") -> str:
     twin_id = unique("itest-twin")
     twin = twins_pb2.Twin(twin_id=twin_id, twin_version=1, kind=kind, brand=brand)
     publisher.send(TWINS.name, twin_id, twins_pb2.TwinUpserted(twin=twin, actor="itest"))
     return twin_id
 
 
-def add_grant(publisher: PublisherUnderTest, twin_id: str, channels=("ecommerce", "social")) -> str:
+def add_grant(publisher: PublisherProcess, twin_id: str, channels=("ecommerce", "social")) -> str:
     consent_id = unique("itest-consent")
     grant = twins_pb2.ConsentGrant(
         consent_id=consent_id, twin_id=twin_id, brand="acme", channels=list(channels), markets=["DE", "FR"],
@@ -71,7 +72,7 @@ def add_grant(publisher: PublisherUnderTest, twin_id: str, channels=("ecommerce"
 
 
 def send_render(
-    publisher: PublisherUnderTest,
+    publisher: PublisherProcess,
     store,
     look: str,
     twin_id: str,
@@ -96,13 +97,13 @@ def send_render(
     return render
 
 
-def assets_of(publisher: PublisherUnderTest, key: str) -> list[dict]:
+def assets_of(publisher: PublisherProcess, key: str) -> list[dict]:
     response = publisher.get("/v1/assets", sku=key)
     assert response.status_code == 200, response.text
     return response.json()["assets"]
 
 
-def published(publisher: PublisherUnderTest, look: str, count: int = 1) -> list[dict]:
+def published(publisher: PublisherProcess, look: str, count: int = 1) -> list[dict]:
     return wait_for(lambda: (a := assets_of(publisher, look)) and len(a) >= count and a, f"{count} assets of {look}")
 
 
@@ -282,11 +283,11 @@ def test_the_feed_resumes_from_a_cursor_after_a_publisher_restart(publisher, sto
         "the change after the cursor",
     )  # fmt: skip
     assert [c["slot"] for c in changes] == [f"{look}/{twin}/back"]
-    with grpc.insecure_channel(f"127.0.0.1:{GRPC_PORT}") as channel:
+    with grpc.insecure_channel(f"127.0.0.1:{PORTS.grpc}") as channel:
         feed = asset_feed_pb2_grpc.AssetFeedServiceStub(channel)
         metadata = (("authorization", f"Bearer {API_TOKEN}"),)
         watch = feed.WatchAssets(asset_feed_pb2.WatchAssetsRequest(cursor=cursor, look_id=look), metadata=metadata)
-        first = next(watch)
+        first = next(watch).change
         watch.cancel()
         assert first.slot == f"{look}/{twin}/back" and first.published.look_id == look
         listed = feed.ListAssets(asset_feed_pb2.ListAssetsRequest(look_id=look), metadata=metadata)

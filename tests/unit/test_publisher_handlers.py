@@ -7,13 +7,13 @@ import datetime as dt
 
 import pytest
 
+from devkit.memory_store import MemoryStore
 from services.publisher.consent import TwinRegistry
 from services.publisher.handlers import Publisher, ReviewError
 from services.publisher.provenance import DerivativeImage
 from services.publisher.publishing import PublishSettings
 from services.publisher.qa import QaThresholds
 from services.publisher.slots import SlotAsset, SlotIndex
-from tests.unit.memory_store import MemoryStore
 from tests.unit.publisher_media import studio_master
 from twinwear.v1 import events_pb2, twins_pb2
 from twinwear_contracts.buckets import FLAT_LAYS_BUCKET, PUBLISHED_BUCKET, RENDERS_BUCKET

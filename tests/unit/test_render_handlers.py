@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from devkit.memory_store import MemoryStore
 from services.render.handlers import FlatLayCache, handle_render_requested
-from tests.unit.memory_store import MemoryStore
 from twinwear.v1 import events_pb2
 from twinwear_contracts.buckets import FLAT_LAYS_BUCKET, PUBLISHED_BUCKET, RENDERS_BUCKET
 from twinwear_runtime.events import Incoming, wrap

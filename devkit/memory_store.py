@@ -1,4 +1,4 @@
-"""An in-memory stand-in for MinIO (``ObjectStore``), for tests of handlers."""
+"""An in-memory stand-in for MinIO (``ObjectStore``), for tests of handlers and in-process benchmarks."""
 
 from __future__ import annotations
 

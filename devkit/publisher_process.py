@@ -1,5 +1,6 @@
-"""The publisher under test: a process of its own on this suite's ports, with a consumer group and
-state root of its own, started at the end of the shared topics so it handles only what a test sends."""
+"""A publisher of its own, for tests and benchmarks beside other work on the shared local stack: a
+process on the ports given, with a unique consumer group and state root, started at the end of the
+shared topics so it handles only what its caller sends, and a development signing certificate."""
 
 from __future__ import annotations
 
@@ -15,9 +16,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import httpx
-from kafka import KafkaConsumer, TopicPartition
-from kafka.structs import OffsetAndMetadata
 
+from devkit.local_services import commit_end_offsets
 from services.publisher.provenance.dev_ca import ensure_dev_ca
 from twinwear.v1 import envelope_pb2
 from twinwear_contracts.topics import ASSET_FEED, CONSENT, PRODUCTS, RENDER_RESULTS, TWINS
@@ -25,23 +25,30 @@ from twinwear_runtime.events import derive_id, wrap
 from twinwear_runtime.kafka import EventProducer
 from twinwear_runtime.topics import ensure_topics
 
-ROOT = Path(__file__).resolve().parents[2]
-OPS_PORT, HTTP_PORT, GRPC_PORT = 18601, 18690, 18652
+ROOT = Path(__file__).resolve().parents[1]
 API_TOKEN, ADMIN_TOKEN = "feed-itest-token", "feed-itest-admin"
 CONSUMED = (RENDER_RESULTS, PRODUCTS, TWINS, CONSENT)
 
 
+@dataclass(frozen=True)
+class Ports:
+    ops: int
+    http: int
+    grpc: int
+
+
 @dataclass
-class PublisherUnderTest:
+class PublisherProcess:
     bootstrap: str
     workdir: Path
+    ports: Ports
     name: str = field(default_factory=lambda: f"publisher-itest-{uuid.uuid4().hex[:8]}")
     process: subprocess.Popen[bytes] | None = None
 
     def __post_init__(self) -> None:
         ensure_topics(self.bootstrap, 1, (*CONSUMED, ASSET_FEED))
         self.producer = EventProducer(self.bootstrap, f"{self.name}-client")
-        self.http = httpx.Client(base_url=f"http://127.0.0.1:{HTTP_PORT}", timeout=30)
+        self.http = httpx.Client(base_url=f"http://127.0.0.1:{self.ports.http}", timeout=30)
         self.log = self.workdir / f"{self.name}.log"
         credentials = ensure_dev_ca(self.workdir / "ca")
         self.ca_pem = credentials.ca_pem
@@ -49,9 +56,9 @@ class PublisherUnderTest:
             **os.environ,
             "TWINWEAR_SERVICE_NAME": self.name,
             "TWINWEAR_INSTANCE_ID": self.name,
-            "TWINWEAR_OPS_PORT": str(OPS_PORT),
-            "TWINWEAR_FEED_HTTP_PORT": str(HTTP_PORT),
-            "TWINWEAR_FEED_GRPC_PORT": str(GRPC_PORT),
+            "TWINWEAR_OPS_PORT": str(self.ports.ops),
+            "TWINWEAR_FEED_HTTP_PORT": str(self.ports.http),
+            "TWINWEAR_FEED_GRPC_PORT": str(self.ports.grpc),
             "TWINWEAR_BIND_ADDRESS": "127.0.0.1",
             "TWINWEAR_API_TOKEN": API_TOKEN,
             "TWINWEAR_ADMIN_TOKENS": f"reviewer:{ADMIN_TOKEN}",
@@ -59,20 +66,8 @@ class PublisherUnderTest:
             "TWINWEAR_C2PA_KEY": str(credentials.signer_key_pem),
             "TWINWEAR_BATCH_SECONDS": "0.5",
         }
-        self._skip_backlog()
-
-    def _skip_backlog(self) -> None:
-        """Commit the group's offsets at the topics' ends: earlier runs' results are not ours."""
-        consumer = KafkaConsumer(bootstrap_servers=self.bootstrap, group_id=f"twinwear.{self.name}")
-        try:
-            partitions = [
-                TopicPartition(t.name, p) for t in CONSUMED for p in sorted(consumer.partitions_for_topic(t.name) or ())
-            ]
-            consumer.commit(
-                {tp: OffsetAndMetadata(end, "", -1) for tp, end in consumer.end_offsets(partitions).items()}
-            )
-        finally:
-            consumer.close()
+        # Earlier runs' results are not ours.
+        commit_end_offsets(self.bootstrap, f"twinwear.{self.name}", [t.name for t in CONSUMED])
 
     def start(self, timeout: float = 120.0) -> None:
         with self.log.open("ab") as log:
@@ -92,7 +87,7 @@ class PublisherUnderTest:
 
     def _ready(self) -> bool:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{OPS_PORT}/readyz", timeout=1) as response:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.ports.ops}/readyz", timeout=1) as response:
                 return response.status == 200
         except (urllib.error.URLError, OSError):
             return False
