@@ -62,6 +62,7 @@ class Clearance:
     consent_id: str
     fee_per_image_minor: int = 0
     currency: str = ""
+    twin_kind: str = TALENT
 
 
 @dataclass
@@ -116,7 +117,7 @@ def clearance(
     if twin.kind == SYNTHETIC:
         if twin.brand and brand and twin.brand != brand:
             raise NotPublishable("wrong_brand", f"synthetic twin {twin_id!r} belongs to {twin.brand!r}", forged=True)
-        return Clearance(tuple(sorted(channels)), tuple(sorted(markets)), "")
+        return Clearance(tuple(sorted(channels)), tuple(sorted(markets)), "", twin_kind=SYNTHETIC)
     if twin.kind != TALENT:
         raise NotPublishable("unknown_kind", f"twin {twin_id!r} has kind {twin.kind!r}", forged=True)
     if not consent_id:

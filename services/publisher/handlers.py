@@ -244,9 +244,7 @@ class Publisher:
             correlation_id=review_id,
         )
         self.sink.publish([(ASSET_FEED.name, envelope)])
-        invalidate = getattr(self.slots, "invalidate", None)
-        if invalidate is not None:
-            invalidate()
+        self.slots.invalidate()
         PUBLISHED.labels("review").inc()
         return published
 
@@ -286,7 +284,7 @@ class Publisher:
 
     def _record_usage(self, asset: events_pb2.AssetPublished, cleared: Clearance) -> None:
         """A talent's ledger: one fact per slot, channel and month, however often it republishes."""
-        if asset.twin_kind != "talent":
+        if not cleared.consent_id:  # a synthetic twin: no person, no fee
             return
         month = self.now().strftime("%Y-%m")
         for channel in cleared.channels:

@@ -153,7 +153,7 @@ def publish_files(
         size_label=render.size_label,
         monk_skin_tone=render.monk_skin_tone,
         body_type=render.body_type,
-        twin_kind=render.twin_kind,
+        twin_kind=cleared.twin_kind,
         channels=cleared.channels,
         markets=cleared.markets,
         provenance="signed",

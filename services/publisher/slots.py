@@ -29,6 +29,9 @@ class SlotState(Protocol):
 
     def held(self) -> dict[str, SlotAsset]: ...
 
+    def invalidate(self) -> None:
+        """Something outside the consumer wrote to the feed: read it again before deciding."""
+
 
 def skip_reason(current: SlotAsset | None, incoming: SlotAsset) -> str | None:
     """Why ``incoming`` must not go into a slot holding ``current`` (None: it may): the slot holds
