@@ -143,3 +143,11 @@ def test_a_turntable_that_is_not_a_video_is_refused() -> None:
         mp4_video_size(studio_master())
     with pytest.raises(InvalidMaster, match="turntable_webp"):
         make_derivatives(studio_master(), channels=["ecommerce"], turntable_webp=studio_master())
+
+
+def test_the_same_master_gives_the_same_bytes() -> None:
+    master = studio_master()
+    first = make_derivatives(master, channels=["ecommerce", "social"], labelled_channels=["social"])
+    again = make_derivatives(master, channels=["ecommerce", "social"], labelled_channels=["social"])
+
+    assert [(d.name, d.data) for d in first] == [(d.name, d.data) for d in again]

@@ -10,10 +10,12 @@ Public API (everything else in the package is internal)::
     DerivativeImage(name, extension, width, height, channels, visible_label, data)
         .content_type, .key(asset_id) -> "assets/<asset_id>/<name>.<extension>"
     parse_labelled_channels(raw) -> frozenset[str]        TWINWEAR_LABELLED_CHANNELS, validated
-    C2paSigner.from_files(cert_chain_pem_path, key_pem_path)   TWINWEAR_C2PA_CERT / _KEY;
-        raises SigningConfigError (unusable certificate) at construction, not at first sign.
+    C2paSigner.from_files(cert_chain_pem_path, key_pem_path, timestamp_url=None)
+        TWINWEAR_C2PA_CERT / _KEY (/ _TSA_URL); raises SigningConfigError (unusable certificate)
+        at construction, not at first sign. Thread-safe.
     AssetFacts(asset_id, render_id, look_id, sku, product_version, twin_id, consent_id,
                models: tuple[ModelRef, ...], variant_skus=())
+        AssetFacts.of_render(render_completed, asset_id): the same from a RenderCompleted.
     add_provenance(derivative, facts, signer) -> DerivativeImage
         IPTC XMP DigitalSourceType (JPEG, WebP), then a signed C2PA manifest; returns the
         derivative with its data replaced. Bytes differ per call (signing time, manifest id).

@@ -191,7 +191,8 @@ def _encode(
         # 4:4:4: chroma subsampling blurs the colour of thin garment details.
         image.save(buffer, "JPEG", quality=JPEG_QUALITY, subsampling=0, optimize=True, icc_profile=_SRGB_ICC)
     else:
-        image.save(buffer, "WEBP", quality=WEBP_QUALITY, method=4, icc_profile=_SRGB_ICC)
+        # method 2: half the time of the default 4 for files as small on renders (measured).
+        image.save(buffer, "WEBP", quality=WEBP_QUALITY, method=2, icc_profile=_SRGB_ICC)
     return DerivativeImage(name, extension, image.width, image.height, channels, visible_label, buffer.getvalue())
 
 

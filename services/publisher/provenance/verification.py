@@ -10,7 +10,7 @@ from typing import Any
 
 import c2pa
 
-from services.publisher.provenance.signing import ASSET_ASSERTION
+from services.publisher.provenance.signing import ASSET_ASSERTION, TRUST_CONFIG
 from services.publisher.provenance.xmp import DIGITAL_SOURCE_TYPE, XMP_CONTENT_TYPES, read_digital_source_type
 
 _ACTIONS = ("c2pa.actions", "c2pa.actions.v2")
@@ -47,7 +47,7 @@ def verify(data: bytes, content_type: str, trust_anchors_pem: str) -> Verificati
     reasons = []
     if content_type in XMP_CONTENT_TYPES and iptc != DIGITAL_SOURCE_TYPE:
         reasons.append(f"IPTC XMP DigitalSourceType is {iptc!r}, not {DIGITAL_SOURCE_TYPE}")
-    settings = {"verify": {"verify_trust": True}, "trust": {"trust_anchors": trust_anchors_pem}}
+    settings = {"verify": {"verify_trust": True}, "trust": {"trust_anchors": trust_anchors_pem, **TRUST_CONFIG}}
     try:
         with (
             c2pa.Context(settings=c2pa.Settings.from_dict(settings)) as context,
