@@ -13,8 +13,8 @@ from services.publisher.provenance import C2paSigner, parse_labelled_channels
 from services.publisher.publishing import PUBLIC_PREFIX, ProvenanceFiles, PublishSettings
 from services.publisher.qa import QaThresholds
 from services.publisher.records import StoredRecords
-from services.publisher.reports import Baselines
 from services.publisher.slots import SlotIndex
+from services.publisher.sustainability import SustainabilityConfig
 from services.publisher.twin_view import TwinConsentView
 from twinwear.v1 import events_pb2, twins_pb2
 from twinwear_contracts.buckets import PUBLISHED_BUCKET, STATE_BUCKET
@@ -52,10 +52,6 @@ class PublisherConfig(RuntimeConfig):
     qa_min_garment_coverage: float = env("TWINWEAR_QA_MIN_GARMENT_COVERAGE", QaThresholds.min_garment_coverage)
     qa_max_skin_delta_e: float = env("TWINWEAR_QA_MAX_SKIN_DELTA_E", QaThresholds.max_skin_delta_e)
     qa_max_body_through: float = env("TWINWEAR_QA_MAX_BODY_THROUGH_GARMENT", QaThresholds.max_body_through_garment)
-    render_power_watts: float = env("TWINWEAR_RENDER_POWER_WATTS", Baselines.render_power_watts)
-    looks_per_photoshoot: float = env("TWINWEAR_LOOKS_PER_PHOTOSHOOT", Baselines.looks_per_photoshoot)
-    photoshoot_kg_co2e: float = env("TWINWEAR_PHOTOSHOOT_KG_CO2E", Baselines.photoshoot_kg_co2e)
-    grid_kg_co2e_per_kwh: float = env("TWINWEAR_GRID_KG_CO2E_PER_KWH", Baselines.grid_kg_co2e_per_kwh)
 
     def publish_settings(self) -> PublishSettings:
         if not 0 < self.cache_max_age_seconds <= WITHDRAWAL_GOAL_SECONDS:
@@ -73,11 +69,6 @@ class PublisherConfig(RuntimeConfig):
             min_garment_coverage=self.qa_min_garment_coverage,
             max_skin_delta_e=self.qa_max_skin_delta_e,
             max_body_through_garment=self.qa_max_body_through,
-        )
-
-    def baselines(self) -> Baselines:
-        return Baselines(
-            self.render_power_watts, self.looks_per_photoshoot, self.photoshoot_kg_co2e, self.grid_kg_co2e_per_kwh
         )
 
 
@@ -117,7 +108,9 @@ def main() -> None:
     while not view.caught_up.wait(1.0):
         service.health.beat()
     http = start_http_server(
-        FeedHttpApi(view, publisher, tokens, admins, config.baselines()).app(), config.http_port, config.bind_address
+        FeedHttpApi(view, publisher, tokens, admins, load_config(SustainabilityConfig)).app(),
+        config.http_port,
+        config.bind_address,
     )
     grpc_server = start_grpc_feed(config.grpc_port, view, tokens, config.bind_address)
     service.log.info("serving the feed", http_port=config.http_port, grpc_port=config.grpc_port)

@@ -16,6 +16,7 @@ gRPC ``twinwear.v1.AssetFeedService`` (bearer API token; reflection open).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import re
@@ -38,7 +39,13 @@ from starlette.routing import Route
 from services.publisher.feed_index import Cursor, FeedRecord, FeedView, InvalidCursor, decode_cursor, encode_cursor
 from services.publisher.handlers import Publisher, ReviewError
 from services.publisher.merchant import merchant_tsv
-from services.publisher.reports import Baselines, ledger_csv, ledger_rows, sustainability_report
+from services.publisher.sustainability import (
+    RenderFact,
+    SustainabilityConfig,
+    report_as_dict,
+    sustainability_report,
+)
+from services.publisher.talent_ledger import ConsentTerms, LedgerRow, Publication, ledger_csv, usage_ledger
 from twinwear.v1 import asset_feed_pb2, asset_feed_pb2_grpc, events_pb2
 from twinwear_runtime.auth import AdminTokens, ApiTokens, TokenInterceptor, Verdict
 from twinwear_runtime.faults import as_unavailable
@@ -79,13 +86,18 @@ def _error(status: HTTPStatus, error: str, message: str, field: str = "") -> JSO
 
 class FeedHttpApi:
     def __init__(
-        self, view: FeedView, publisher: Publisher, tokens: ApiTokens, admins: AdminTokens, baselines: Baselines
+        self,
+        view: FeedView,
+        publisher: Publisher,
+        tokens: ApiTokens,
+        admins: AdminTokens,
+        sustainability: SustainabilityConfig,
     ) -> None:
         self._view = view
         self._publisher = publisher
         self._tokens = tokens
         self._admins = admins
-        self._baselines = baselines
+        self._sustainability_config = sustainability
 
     def app(self) -> Starlette:
         feed, admin = self._feed, self._admin
@@ -191,18 +203,29 @@ class FeedHttpApi:
             return _error(HTTPStatus.BAD_REQUEST, "invalid_field", "date: YYYY-MM-DD", "date")
         return JSONResponse({"withdrawals": self._publisher.records.list(f"audit/{day}/")})
 
-    def _ledger_facts(self, request: Request) -> list[dict[str, object]] | Response:
+    def _ledger_rows(self, request: Request) -> list[LedgerRow] | Response:
+        """The ledger from the recorded publications (one per slot, channel and month)."""
         month = request.query_params.get("month", "")
         if month and not _MONTH.match(month):
             return _error(HTTPStatus.BAD_REQUEST, "invalid_field", "month: YYYY-MM", "month")
-        return ledger_rows(self._publisher.records.list(f"ledger/{month}"))
+        facts = self._publisher.records.list(f"ledger/{month}")
+        publications = [
+            Publication(
+                f["slot"], f["twin_id"], f["consent_id"], f["channel"], dt.datetime.fromisoformat(f["published_at"])
+            )
+            for f in facts
+        ]
+        terms = {f["consent_id"]: ConsentTerms(f["consent_id"], f["fee_per_image_minor"], f["currency"]) for f in facts}
+        return usage_ledger(publications, terms)
 
     def _ledger(self, request: Request, _holder: str) -> Response:
-        rows = self._ledger_facts(request)
-        return rows if isinstance(rows, Response) else JSONResponse({"ledger": rows})
+        rows = self._ledger_rows(request)
+        if isinstance(rows, Response):
+            return rows
+        return JSONResponse({"ledger": [dataclasses.asdict(row) for row in rows]})
 
     def _ledger_csv(self, request: Request, _holder: str) -> Response:
-        rows = self._ledger_facts(request)
+        rows = self._ledger_rows(request)
         return rows if isinstance(rows, Response) else PlainTextResponse(ledger_csv(rows), media_type="text/csv")
 
     def _sustainability(self, request: Request, _holder: str) -> Response:
@@ -210,9 +233,16 @@ class FeedHttpApi:
         if not _ID.match(campaign):
             return _error(HTTPStatus.BAD_REQUEST, "invalid_field", "campaign: a campaign tag is required", "campaign")
         records = self._publisher.records
-        looks = {c["look_id"] for c in records.list(f"campaigns/{campaign}/")}
-        renders = [r for look in sorted(looks) for r in records.list(f"renders/{look}/")]
-        return JSONResponse(sustainability_report(campaign, looks, renders, self._baselines))
+        looks = sorted({c["look_id"] for c in records.list(f"campaigns/{campaign}/")})
+        facts = [
+            RenderFact(r["render_id"], r["slot"], (campaign,), r["compute_seconds"], r["cached"])
+            for look in looks
+            for r in records.list(f"renders/{look}/")
+        ]
+        reports = sustainability_report(facts, self._sustainability_config)
+        if not reports:
+            return _error(HTTPStatus.NOT_FOUND, "unknown_campaign", f"no renders of campaign {campaign!r}", "campaign")
+        return JSONResponse(report_as_dict(reports[0]))
 
 
 async def _no_route(request: Request, error: Exception) -> Response:

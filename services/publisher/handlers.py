@@ -313,6 +313,7 @@ class Publisher:
             {
                 "render_id": render.render_id,
                 "look_id": look,
+                "slot": slot_of(render),
                 "compute_seconds": render.compute_seconds,
                 "cached": render.cached,
             },

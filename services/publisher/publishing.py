@@ -4,6 +4,7 @@ derivative's name, and the AssetPublished event that lists them. Withdrawing del
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Collection, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,7 +15,6 @@ from services.publisher.provenance import (
     AssetFacts,
     C2paSigner,
     DerivativeImage,
-    ModelRef,
     add_provenance,
     make_derivatives,
 )
@@ -96,17 +96,8 @@ def publish_files(
 ) -> events_pb2.AssetPublished:
     """Store the derivatives of ``master`` and describe them in an AssetPublished."""
     asset_id = asset_id_of(render.render_id)
-    facts = AssetFacts(
-        asset_id=asset_id,
-        render_id=render.render_id,
-        look_id=render.look_id or render.sku,
-        sku=render.sku,
-        product_version=render.product_version,
-        twin_id=render.twin_id,
-        consent_id=cleared.consent_id,
-        models=tuple(ModelRef(m.name, m.version) for m in render.models) or (ModelRef(render.model, ""),),
-        variant_skus=tuple(render.variant_skus),
-    )
+    # The grant the asset is published under may differ from the render's (another grant still clears it).
+    facts = dataclasses.replace(AssetFacts.of_render(render, asset_id), consent_id=cleared.consent_id)
     # A labelled derivative for a channel this asset is not cleared for is left out.
     wanted = [d for d in files(render, master, facts, cleared.channels) if set(d.channels) & set(cleared.channels)]
 

@@ -21,7 +21,7 @@ from services.publisher.provenance import verify
 from tests.unit.publisher_media import studio_master
 from twinwear.v1 import asset_feed_pb2, asset_feed_pb2_grpc, events_pb2, twins_pb2
 from twinwear_contracts.buckets import FLAT_LAYS_BUCKET, RENDERS_BUCKET
-from twinwear_contracts.topics import ASSET_FEED, CONSENT, RENDER_RESULTS, TWINS
+from twinwear_contracts.topics import ASSET_FEED, CONSENT, PRODUCTS, RENDER_RESULTS, TWINS
 from twinwear_runtime.topics import DEAD_LETTER
 
 pytestmark = pytest.mark.integration
@@ -332,3 +332,22 @@ def test_the_ledger_counts_each_slot_once_per_channel_and_month(publisher, store
     assert {(r["channel"], r["images"], r["fee_minor"]) for r in rows} == {("ecommerce", 2, 5000), ("social", 2, 5000)}
     exported = publisher.get("/v1/ledger.csv", admin=True).text
     assert sum(twin in line for line in exported.splitlines()) == 2
+
+
+def test_the_sustainability_report_adds_up_a_campaigns_renders(publisher, store):
+    twin = add_twin(publisher)
+    consent = add_grant(publisher, twin)
+    look, campaign = unique("ITEST-CAMPAIGN"), unique("spring")
+    product = events_pb2.ProductUpserted(sku=look, look_id=look, product_version=1, campaign_tags=[campaign])
+    publisher.send(PRODUCTS.name, look, product)
+    for pose in ("front", "back"):
+        send_render(publisher, store, look, twin, consent, pose=pose)
+    published(publisher, look, count=2)
+
+    def report():
+        response = publisher.get("/v1/reports/sustainability", admin=True, campaign=campaign)
+        return response.status_code == 200 and {f["name"]: f for f in response.json()["figures"]}
+
+    figures = wait_for(report, "the campaign's report")
+    assert figures["renders"]["value"] == 2 and figures["compute_seconds"]["value"] == 3.0
+    assert all(f["source"] for f in figures.values())

@@ -1,5 +1,5 @@
-"""The feed's pure parts: cursors, the feed view, the Merchant Center rows, the ledger, consent by
-channel and market, and the feed APIs' auth."""
+"""The feed's pure parts: cursors, the feed view, the Merchant Center rows, consent by channel and
+market, and the feed APIs' auth."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from services.publisher.consent import GrantRecord, NotPublishable, cleared_by_g
 from services.publisher.feed_api import FeedHttpApi
 from services.publisher.feed_index import FeedRecord, FeedView, InvalidCursor, decode_cursor, encode_cursor
 from services.publisher.merchant import merchant_rows, merchant_tsv
-from services.publisher.reports import Baselines, ledger_csv, ledger_rows, sustainability_report
+from services.publisher.sustainability import SustainabilityConfig
 from twinwear.v1 import events_pb2, twins_pb2
 from twinwear_runtime.auth import AdminTokens, ApiTokens
 
@@ -103,30 +103,10 @@ def test_a_channel_is_cleared_by_any_active_grant_of_the_brand_in_a_planned_mark
         cleared_by_grants(grants, "acme", ("print",), ("DE",), DAY)
 
 
-def test_the_ledger_counts_one_image_per_slot_channel_and_month_with_its_fee():
-    fact = {"month": "2026-11", "twin_id": "t", "consent_id": "c", "fee_per_image_minor": 1500, "currency": "EUR"}
-    facts = [fact | {"channel": channel} for channel in ("ecommerce", "ecommerce", "social")]
-    rows = ledger_rows(facts)
-    assert [(r["channel"], r["images"], r["fee_minor"]) for r in rows] == [("ecommerce", 2, 3000), ("social", 1, 1500)]
-    assert (
-        ledger_csv(rows).splitlines()[0]
-        == "month,twin_id,consent_id,channel,images,fee_per_image_minor,fee_minor,currency"
-    )
-
-
-def test_every_figure_of_the_sustainability_report_names_its_source():
-    renders = [
-        {"look_id": "L", "compute_seconds": 36.0, "cached": False},
-        {"look_id": "L", "compute_seconds": 0, "cached": True},
-    ]
-    report = sustainability_report("spring", {"L"}, renders, Baselines(render_power_watts=100, looks_per_photoshoot=10))
-    assert report["renders"]["value"] == 2 and report["energy_kwh"]["value"] == pytest.approx(0.001)
-    assert report["photoshoots_replaced"]["value"] == pytest.approx(0.1)
-    assert all(figure["source"] for key, figure in report.items() if key != "campaign")
-
-
 def test_feed_reads_take_the_api_token_and_review_takes_an_admin_token():
-    api = FeedHttpApi(FeedView(), None, ApiTokens("feed-token"), AdminTokens("alice:admin-token"), Baselines())
+    api = FeedHttpApi(
+        FeedView(), None, ApiTokens("feed-token"), AdminTokens("alice:admin-token"), SustainabilityConfig()
+    )
     client = TestClient(api.app())
     assert client.get("/v1/assets?sku=V").status_code == 401
     assert client.get("/v1/assets?sku=V", headers={"Authorization": "Bearer feed-token"}).json()["assets"] == []
@@ -134,7 +114,7 @@ def test_feed_reads_take_the_api_token_and_review_takes_an_admin_token():
     bad_cursor = client.get("/v1/assets/changes?cursor=zz!", headers={"Authorization": "Bearer feed-token"})
     assert bad_cursor.status_code == 400 and bad_cursor.json()["field"] == "cursor"
     assert client.get("/v1/review", headers={"Authorization": "Bearer feed-token"}).status_code == 401
-    unset = FeedHttpApi(FeedView(), None, ApiTokens(None), AdminTokens(None), Baselines())
+    unset = FeedHttpApi(FeedView(), None, ApiTokens(None), AdminTokens(None), SustainabilityConfig())
     assert TestClient(unset.app()).get("/v1/ledger").status_code == 503
     with pytest.raises(ValueError, match="name:token"):
         AdminTokens("just-a-token")
