@@ -21,14 +21,12 @@ import datetime as dt
 import functools
 import re
 from collections.abc import Callable, Iterator
-from concurrent import futures
 from http import HTTPStatus
 from typing import Any
 
 import grpc
 import structlog
 from google.protobuf.json_format import MessageToDict
-from grpc_reflection.v1alpha import reflection
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -47,8 +45,9 @@ from services.publisher.sustainability import (
 )
 from services.publisher.talent_ledger import ConsentTerms, LedgerRow, Publication, ledger_csv, usage_ledger
 from twinwear.v1 import asset_feed_pb2, asset_feed_pb2_grpc, events_pb2
-from twinwear_runtime.auth import AdminTokens, ApiTokens, TokenInterceptor, Verdict
+from twinwear_runtime.auth import AdminTokens, ApiTokens, Verdict
 from twinwear_runtime.faults import as_unavailable
+from twinwear_runtime.grpc_server import start_grpc_server
 
 SERVICE_NAME = asset_feed_pb2.DESCRIPTOR.services_by_name["AssetFeedService"].full_name
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
@@ -319,19 +318,12 @@ def start_grpc_feed(
     port: int, view: FeedView, tokens: ApiTokens, host: str = "0.0.0.0", max_in_flight: int = 32
 ) -> grpc.Server:
     """Serve on a pool of ``max_in_flight`` threads (each watch holds one)."""
-    server = grpc.server(
-        futures.ThreadPoolExecutor(
-            max_workers=max_in_flight,
-            thread_name_prefix="feed-grpc",
-            initializer=functools.partial(
-                structlog.contextvars.bind_contextvars, **structlog.contextvars.get_contextvars()
-            ),
-        ),
-        interceptors=[TokenInterceptor(tokens, [SERVICE_NAME])],
-        maximum_concurrent_rpcs=max_in_flight,
+    servicer = AssetFeedServicer(view)
+    return start_grpc_server(
+        lambda server: asset_feed_pb2_grpc.add_AssetFeedServiceServicer_to_server(servicer, server),
+        [SERVICE_NAME],
+        tokens,
+        port,
+        host,
+        max_in_flight,
     )
-    asset_feed_pb2_grpc.add_AssetFeedServiceServicer_to_server(AssetFeedServicer(view), server)
-    reflection.enable_server_reflection((SERVICE_NAME, reflection.SERVICE_NAME), server)
-    server.add_insecure_port(f"{host}:{port}")
-    server.start()
-    return server

@@ -71,6 +71,17 @@ def add_grant(publisher: PublisherProcess, twin_id: str, channels=("ecommerce", 
     return consent_id
 
 
+def consented_twin(publisher: PublisherProcess) -> tuple[str, str]:
+    """A talent twin with a grant for ecommerce and social."""
+    twin_id = add_twin(publisher)
+    return twin_id, add_grant(publisher, twin_id)
+
+
+def send_poses(publisher: PublisherProcess, store, look: str, twin_id: str, consent_id: str) -> None:
+    for pose in ("front", "back"):
+        send_render(publisher, store, look, twin_id, consent_id, pose=pose)
+
+
 def send_render(
     publisher: PublisherProcess,
     store,
@@ -125,8 +136,7 @@ def feed_records(bootstrap: str, slot: str) -> list[bytes | None]:
 
 
 def test_a_render_passing_the_gates_is_published_signed_with_public_links(publisher, store):
-    twin = add_twin(publisher)
-    consent = add_grant(publisher, twin)
+    twin, consent = consented_twin(publisher)
     look = unique("ITEST-LOOK")
     send_render(publisher, store, look, twin, consent)
     [asset] = published(publisher, f"{look}-S")  # by a variant's SKU
@@ -154,8 +164,7 @@ def test_a_render_passing_the_gates_is_published_signed_with_public_links(publis
     ],
 )
 def test_a_render_failing_a_gate_is_quarantined_and_an_approval_publishes_it(publisher, store, image, quality, gate):
-    twin = add_twin(publisher)
-    consent = add_grant(publisher, twin)
+    twin, consent = consented_twin(publisher)
     look = unique("ITEST-QA")
     render = send_render(publisher, store, look, twin, consent, image=image)
     if quality is not None:  # the same render again, with figures that fail
@@ -231,8 +240,7 @@ def test_a_forged_render_result_goes_to_the_dead_letter_topic_with_the_reason(pu
 def test_revocation_withdraws_the_assets_within_the_goal_with_an_audit_entry_and_a_late_render_stays_out(
     publisher, store, stack
 ):
-    twin = add_twin(publisher)
-    consent = add_grant(publisher, twin)
+    twin, consent = consented_twin(publisher)
     look = unique("ITEST-REVOKE")
     send_render(publisher, store, look, twin, consent)
     [asset] = published(publisher, look)
@@ -255,8 +263,7 @@ def test_revocation_withdraws_the_assets_within_the_goal_with_an_audit_entry_and
 
 
 def test_a_replayed_render_completed_publishes_nothing_twice(publisher, store, stack):
-    twin = add_twin(publisher)
-    consent = add_grant(publisher, twin)
+    twin, consent = consented_twin(publisher)
     look = unique("ITEST-REPLAY")
     render = send_render(publisher, store, look, twin, consent, event_id=unique("event"))
     [asset] = published(publisher, look)
@@ -268,8 +275,7 @@ def test_a_replayed_render_completed_publishes_nothing_twice(publisher, store, s
 
 
 def test_the_feed_resumes_from_a_cursor_after_a_publisher_restart(publisher, store):
-    twin = add_twin(publisher)
-    consent = add_grant(publisher, twin)
+    twin, consent = consented_twin(publisher)
     look = unique("ITEST-CURSOR")
     send_render(publisher, store, look, twin, consent)
     published(publisher, look)
@@ -300,11 +306,9 @@ def test_the_feed_resumes_from_a_cursor_after_a_publisher_restart(publisher, sto
 
 
 def test_the_merchant_feed_parses_and_every_link_resolves_without_overlays(publisher, store):
-    twin = add_twin(publisher)
-    consent = add_grant(publisher, twin)
+    twin, consent = consented_twin(publisher)
     look = unique("ITEST-MERCHANT")
-    for pose in ("front", "back"):
-        send_render(publisher, store, look, twin, consent, pose=pose)
+    send_poses(publisher, store, look, twin, consent)
     published(publisher, look, count=2)
     response = publisher.get("/v1/feeds/merchant.tsv")
     assert response.headers["content-type"].startswith("text/tab-separated-values")
@@ -321,11 +325,9 @@ def test_the_merchant_feed_parses_and_every_link_resolves_without_overlays(publi
 
 
 def test_the_ledger_counts_each_slot_once_per_channel_and_month(publisher, store):
-    twin = add_twin(publisher)
-    consent = add_grant(publisher, twin)
+    twin, consent = consented_twin(publisher)
     look = unique("ITEST-LEDGER")
-    for pose in ("front", "back"):
-        send_render(publisher, store, look, twin, consent, pose=pose)
+    send_poses(publisher, store, look, twin, consent)
     send_render(publisher, store, look, twin, consent, pose="front", version=2)  # republished: same slot
     wait_for(lambda: [a for a in assets_of(publisher, look) if a["product_version"] == "2"], "the republish")
     rows = [r for r in publisher.get("/v1/ledger", admin=True).json()["ledger"] if r["twin_id"] == twin]
@@ -335,13 +337,11 @@ def test_the_ledger_counts_each_slot_once_per_channel_and_month(publisher, store
 
 
 def test_the_sustainability_report_adds_up_a_campaigns_renders(publisher, store):
-    twin = add_twin(publisher)
-    consent = add_grant(publisher, twin)
+    twin, consent = consented_twin(publisher)
     look, campaign = unique("ITEST-CAMPAIGN"), unique("spring")
     product = events_pb2.ProductUpserted(sku=look, look_id=look, product_version=1, campaign_tags=[campaign])
     publisher.send(PRODUCTS.name, look, product)
-    for pose in ("front", "back"):
-        send_render(publisher, store, look, twin, consent, pose=pose)
+    send_poses(publisher, store, look, twin, consent)
     published(publisher, look, count=2)
 
     def report():
