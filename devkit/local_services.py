@@ -49,8 +49,8 @@ DEV_ADMIN_TOKENS = "dev:twinwear-dev-admin-token"
 
 def dev_publisher_env() -> dict[str, str]:
     """The publisher's development settings: an admin token and a C2PA signing certificate from
-    the development CA (made under .stack/c2pa on first use)."""
-    credentials = ensure_dev_ca(LOG_DIR.parent / "c2pa")
+    the development CA (made under .stack/cache/c2pa on first use)."""
+    credentials = ensure_dev_ca(LOG_DIR.parent / "cache" / "c2pa")
     return {
         "TWINWEAR_ADMIN_TOKENS": DEV_ADMIN_TOKENS,
         "TWINWEAR_C2PA_CERT": str(credentials.signer_chain_pem),

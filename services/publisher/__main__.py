@@ -45,6 +45,8 @@ class PublisherConfig(RuntimeConfig):
     # python -m services.publisher.provenance.dev_ca
     c2pa_cert: str = env("TWINWEAR_C2PA_CERT")
     c2pa_key: str = env("TWINWEAR_C2PA_KEY")
+    # An RFC 3161 time-stamping authority, so that signatures outlive the certificate (optional).
+    c2pa_tsa_url: str = env("TWINWEAR_C2PA_TSA_URL", "")
     qa_min_width: int = env("TWINWEAR_QA_MIN_WIDTH", QaThresholds.min_width)
     qa_min_height: int = env("TWINWEAR_QA_MIN_HEIGHT", QaThresholds.min_height)
     qa_min_grey_std: float = env("TWINWEAR_QA_MIN_GREY_STD", QaThresholds.min_grey_std)
@@ -76,7 +78,7 @@ def main() -> None:
     config = load_config(PublisherConfig)
     settings, thresholds = config.publish_settings(), config.thresholds()
     tokens, admins = ApiTokens(config.api_token), AdminTokens(config.admin_tokens)
-    files_signer = C2paSigner.from_files(Path(config.c2pa_cert), Path(config.c2pa_key))
+    files_signer = C2paSigner.from_files(Path(config.c2pa_cert), Path(config.c2pa_key), config.c2pa_tsa_url)
     labelled = parse_labelled_channels(config.labelled_channels)
     topics = [RENDER_RESULTS, PRODUCTS, TWINS, CONSENT]
     service = Service(config.service_name, config, [*topics, ASSET_FEED], [PUBLISHED_BUCKET, STATE_BUCKET])
