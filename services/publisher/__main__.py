@@ -33,8 +33,8 @@ class PublisherConfig(RuntimeConfig):
     ops_port: int = env("TWINWEAR_OPS_PORT", 9104)
     # Names the consumer group, the transactional id and the records' root in the state bucket.
     service_name: str = env("TWINWEAR_SERVICE_NAME", "publisher")
-    http_port: int = env("TWINWEAR_FEED_HTTP_PORT", 8090)
-    grpc_port: int = env("TWINWEAR_FEED_GRPC_PORT", 50052)
+    http_port: int = env("TWINWEAR_HTTP_PORT", 8090)
+    grpc_port: int = env("TWINWEAR_GRPC_PORT", 50052)
     api_token: str = env("TWINWEAR_API_TOKEN", "")
     admin_tokens: str = env("TWINWEAR_ADMIN_TOKENS", "")
     # Feed links are this + the object's key; default: MinIO's own anonymous URL of the bucket.
