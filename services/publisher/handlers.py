@@ -233,7 +233,6 @@ class Publisher:
         slot, asset_id = slot_of(render), asset_id_of(render.render_id)
         if reason := skip_reason(self.slots.current(slot), SlotAsset(render.product_version, asset_id)):
             raise ReviewError(409, f"the slot {slot} does not take this render: {reason}")
-        self._decide(record, "approved", reviewer)
         published = self._publish(render, self.store.get(render.image), cleared)
         assert self.sink is not None, "approvals need an event sink"
         envelope = wrap(
@@ -245,6 +244,9 @@ class Publisher:
         )
         self.sink.publish([(ASSET_FEED.name, envelope)])
         self.slots.invalidate()
+        # Decided once published: a failure before leaves it pending, to approve again (the same
+        # keys and event id, so a second try publishes the same asset).
+        self._decide(record, "approved", reviewer)
         PUBLISHED.labels("review").inc()
         return published
 
