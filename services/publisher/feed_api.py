@@ -7,7 +7,7 @@ HTTP JSON (Starlette), bearer ``TWINWEAR_API_TOKEN`` for feed reads:
 Admin token (``TWINWEAR_ADMIN_TOKENS``):
   GET /v1/review[?status=pending]                  quarantined and failed renders
   POST /v1/review/{review_id}/approve | /reject    an approval publishes
-  GET /v1/withdrawals?date=YYYY-MM-DD              the withdrawal audit log of a day (UTC)
+  GET /v1/withdrawals[?date=YYYY-MM-DD]            the withdrawal audit log (of a day, UTC)
   GET /v1/ledger[?month=YYYY-MM]  GET /v1/ledger.csv[?month=]   talent usage and fees
   GET /v1/reports/sustainability?campaign=<tag>
 
@@ -52,6 +52,7 @@ from twinwear_runtime.grpc_server import start_grpc_server
 SERVICE_NAME = asset_feed_pb2.DESCRIPTOR.services_by_name["AssetFeedService"].full_name
 _ID = re.compile(r"^[A-Za-z0-9._-]{1,200}$")
 _MONTH = re.compile(r"^\d{4}-\d{2}$")
+_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 log = structlog.get_logger()
 
 
@@ -195,12 +196,10 @@ class FeedHttpApi:
             return _error(HTTPStatus(error.status), "review", str(error), "review_id")
 
     def _withdrawals(self, request: Request, _holder: str) -> Response:
-        day = request.query_params.get("date", "") or dt.datetime.now(dt.UTC).date().isoformat()
-        try:
-            dt.date.fromisoformat(day)
-        except ValueError:
+        day = request.query_params.get("date", "")
+        if day and not _DAY.match(day):
             return _error(HTTPStatus.BAD_REQUEST, "invalid_field", "date: YYYY-MM-DD", "date")
-        return JSONResponse({"withdrawals": self._publisher.records.list(f"audit/{day}/")})
+        return JSONResponse({"withdrawals": self._publisher.records.list(f"audit/{day}")})
 
     def _ledger_rows(self, request: Request) -> list[LedgerRow] | Response:
         """The ledger from the recorded publications (one per slot, channel and month)."""

@@ -451,8 +451,10 @@ def _check_render_fields(render: events_pb2.RenderCompleted) -> None:
             raise PermanentError(f"RenderCompleted.{name} is empty")
     if not render.image.key:
         raise PermanentError("RenderCompleted.image.key is empty")
-    if render.image.bucket != RENDERS_BUCKET:
-        raise PermanentError(f"RenderCompleted.image must be in {RENDERS_BUCKET}, not {render.image.bucket!r}")
+    for name in ("image", "turntable_webp", "turntable_mp4"):
+        ref = getattr(render, name)
+        if (name == "image" or ref.key) and ref.bucket != RENDERS_BUCKET:
+            raise PermanentError(f"RenderCompleted.{name} must be in {RENDERS_BUCKET}, not {ref.bucket!r}")
     if not (render.look_id or render.sku):
         raise PermanentError("RenderCompleted has neither look_id nor sku")
 

@@ -351,3 +351,23 @@ def test_the_sustainability_report_adds_up_a_campaigns_renders(publisher, store)
     figures = wait_for(report, "the campaign's report")
     assert figures["renders"]["value"] == 2 and figures["compute_seconds"]["value"] == 3.0
     assert all(f["source"] for f in figures.values())
+
+
+def test_retiring_the_look_and_deleting_the_twin_withdraw_their_assets(publisher, store):
+    twin, consent = consented_twin(publisher)
+    retired_look, other_look = unique("ITEST-RETIRE"), unique("ITEST-ERASE")
+    send_render(publisher, store, retired_look, twin, consent)
+    send_render(publisher, store, other_look, twin, consent)
+    published(publisher, retired_look)
+    published(publisher, other_look)
+    publisher.send(PRODUCTS.name, retired_look, events_pb2.ProductRetired(look_id=retired_look, product_version=1))
+    wait_for(lambda: assets_of(publisher, retired_look) == [] or None, "the retired look withdrawn")
+    assert assets_of(publisher, other_look) != []
+    publisher.send(TWINS.name, twin, twins_pb2.TwinDeleted(twin_id=twin, twin_version=2, kind="talent"))
+    wait_for(lambda: assets_of(publisher, other_look) == [] or None, "the erased twin's assets withdrawn")
+    reasons = {
+        a["look_id"]: a["reason"]
+        for a in publisher.get("/v1/withdrawals", admin=True).json()["withdrawals"]
+        if a["twin_id"] == twin
+    }
+    assert reasons == {retired_look: "product_retired", other_look: "twin_deleted"}

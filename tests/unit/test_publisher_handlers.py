@@ -203,8 +203,12 @@ def test_a_forged_render_is_dead_lettered_with_the_reason(world, change, message
 def test_the_image_must_come_from_the_renders_bucket(world):
     render = completed(world)
     render.image.CopyFrom(world.store.put(FLAT_LAYS_BUCKET, "flat.png", studio_master(), "image/png"))
-    with pytest.raises(PermanentError, match="must be in twinwear-renders"):
+    with pytest.raises(PermanentError, match="image must be in twinwear-renders"):
         publish(world, render)
+    clip = completed(world)
+    clip.turntable_mp4.CopyFrom(world.store.put(PUBLISHED_BUCKET, "someone-elses.mp4", b"mp4", "video/mp4"))
+    with pytest.raises(PermanentError, match="turntable_mp4 must be in twinwear-renders"):
+        publish(world, clip)
 
 
 def test_a_late_render_of_a_revoked_grant_is_never_published_and_a_synthetic_twin_needs_no_grant(world):
