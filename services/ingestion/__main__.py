@@ -9,8 +9,14 @@ import threading
 from services.ingestion.accept import SERVICE, StoredProductVersions, accept_product, retire_product
 from services.ingestion.grpc_api import start_grpc_api
 from services.ingestion.http_api import HttpLimits, start_http_api
+from services.ingestion.inbox import InboxWriter
+from services.ingestion.webhook_api import Inbox, WebhookLimits, WebhooksApi
+from services.ingestion.webhooks.akeneo import AkeneoEventsApi
+from services.ingestion.webhooks.akeneo_event_platform import AkeneoEventPlatform
+from services.ingestion.webhooks.salsify import SalsifyWebhooks
+from services.ingestion.webhooks.shopify import ShopifyWebhooks
 from twinwear_contracts.buckets import FLAT_LAYS_BUCKET, STATE_BUCKET
-from twinwear_contracts.topics import PRODUCTS
+from twinwear_contracts.topics import PIM_INBOX, PRODUCTS
 from twinwear_runtime.auth import NOT_CONFIGURED_MESSAGE, ApiTokens
 from twinwear_runtime.config import RuntimeConfig, env
 from twinwear_runtime.service import Service
@@ -29,10 +35,39 @@ class IngestionConfig(RuntimeConfig):
     # Bearer tokens the APIs accept, comma-separated. Unset: the APIs answer 503 / UNAVAILABLE, but
     # the service still starts, so that an operator sees why.
     api_token: str = env("TWINWEAR_API_TOKEN", "")
+    # PIM webhooks: each endpoint answers 503 naming its variable until it is set.
+    akeneo_secret: str = env("TWINWEAR_AKENEO_SECRET", "")
+    # The Event Platform's primary and secondary secrets, comma-separated: either is accepted.
+    akeneo_ep_secrets: str = env("TWINWEAR_AKENEO_EP_SECRETS", "")
+    shopify_secret: str = env("TWINWEAR_SHOPIFY_SECRET", "")
+    # Salsify's certificate (PEM) and this endpoint's URL exactly as configured in Salsify (it is signed).
+    salsify_cert: str = env("TWINWEAR_SALSIFY_CERT", "")
+    salsify_webhook_url: str = env("TWINWEAR_SALSIFY_WEBHOOK_URL", "")
+    webhook_max_body_bytes: int = env("TWINWEAR_WEBHOOK_MAX_BODY_BYTES", 4 * 1024 * 1024)
+    webhook_max_event_bytes: int = env("TWINWEAR_WEBHOOK_MAX_EVENT_BYTES", 900_000)
+    webhook_max_in_flight: int = env("TWINWEAR_WEBHOOK_MAX_IN_FLIGHT", 256)
+    # How long a webhook waits for Kafka to acknowledge its events before answering 503.
+    webhook_ack_timeout_seconds: float = env("TWINWEAR_WEBHOOK_ACK_TIMEOUT_SECONDS", 10.0)
+
+
+def webhooks_api(config: IngestionConfig, inbox: Inbox) -> WebhooksApi:
+    sources = (
+        AkeneoEventsApi(config.akeneo_secret),
+        AkeneoEventPlatform(config.akeneo_ep_secrets),
+        SalsifyWebhooks.from_settings(config.salsify_cert, config.salsify_webhook_url),
+        ShopifyWebhooks(config.shopify_secret),
+    )
+    limits = WebhookLimits(
+        max_body_bytes=config.webhook_max_body_bytes,
+        max_event_bytes=config.webhook_max_event_bytes,
+        max_in_flight=config.webhook_max_in_flight,
+        body_timeout_seconds=config.http_body_timeout_seconds,
+    )
+    return WebhooksApi(sources, inbox, limits)
 
 
 def main() -> None:
-    service, config = Service.start(SERVICE, IngestionConfig, [PRODUCTS], [FLAT_LAYS_BUCKET, STATE_BUCKET])
+    service, config = Service.start(SERVICE, IngestionConfig, [PRODUCTS, PIM_INBOX], [FLAT_LAYS_BUCKET, STATE_BUCKET])
     versions = StoredProductVersions(service.store)
     accept = functools.partial(accept_product, store=service.store, sink=service.producer, versions=versions)
     retire = functools.partial(retire_product, sink=service.producer, versions=versions)
@@ -44,7 +79,10 @@ def main() -> None:
         body_timeout_seconds=config.http_body_timeout_seconds,
         max_connections=config.http_max_connections,
     )
-    http = start_http_api(config.http_port, accept, retire, tokens, config.bind_address, limits)
+    inbox = InboxWriter(config.kafka_bootstrap, config.webhook_ack_timeout_seconds)
+    service.until_available(inbox.connect, "kafka")
+    webhooks = webhooks_api(config, inbox)
+    http = start_http_api(config.http_port, accept, retire, tokens, config.bind_address, limits, webhooks)
     grpc_server = start_grpc_api(
         config.grpc_port, accept, retire, tokens, config.bind_address, config.grpc_max_in_flight
     )
@@ -57,6 +95,7 @@ def main() -> None:
     service.health.set_ready(False)
     http.shutdown()  # waits for in-flight requests, whose events are then already durable
     grpc_server.stop(grace=10).wait()
+    inbox.close()
     service.close()
 
 

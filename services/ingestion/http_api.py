@@ -5,12 +5,12 @@ Answers: 401 without a valid ``Authorization: Bearer <token>`` (checked before t
 202 when the request made a new event, 200 when it changed nothing (a duplicate or a stale
 version); 4xx with a body naming the ``field`` for a client's mistake, 404 for retiring an unknown
 SKU; 503 with ``Retry-After`` when the service is saturated or Kafka or MinIO is down, and 503 when
-no token is configured.
+no token is configured. The PIM webhooks (``/v1/webhooks/...``, see ``webhook_api``) are served by
+the same server.
 """
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import dataclasses
@@ -22,7 +22,7 @@ import structlog
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
-from starlette.requests import ClientDisconnect, Request
+from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
@@ -35,6 +35,8 @@ from services.ingestion.domain import (
     parse_product_version,
     parse_sku,
 )
+from services.ingestion.http_common import CLOSE, error_response, read_or_refuse
+from services.ingestion.webhook_api import WebhooksApi
 from twinwear_runtime.auth import NOT_CONFIGURED_MESSAGE, ApiTokens, Verdict
 from twinwear_runtime.http_server import HttpServer, start_http_server
 
@@ -101,25 +103,6 @@ def retire_version_from_json(body: bytes | bytearray) -> int:
     return parse_product_version(document.get("product_version"))
 
 
-def _error(
-    status: HTTPStatus, error: str, message: str, field: str | None = None, headers: dict[str, str] | None = None
-) -> JSONResponse:
-    document = {"error": error, "message": message} | ({"field": field} if field else {})
-    return JSONResponse(document, status_code=status, headers=headers)
-
-
-_CLOSE = {"Connection": "close"}
-
-
-def _body_refused(status: HTTPStatus, error: str, message: str) -> JSONResponse:
-    # The rest of the body is never read, so the connection cannot carry another request.
-    return _error(status, error, f"body: {message}", field="body", headers={"Connection": "close"})
-
-
-class TooLarge(Exception):
-    pass
-
-
 class ProductsApi:
     def __init__(
         self, accept: Callable[[ProductSubmission], Accepted], retire: Retire, tokens: ApiTokens, limits: HttpLimits
@@ -139,9 +122,10 @@ class ProductsApi:
             return None
         # The unread body makes the connection unusable for another request.
         if verdict is Verdict.NOT_CONFIGURED:
-            return _error(HTTPStatus.SERVICE_UNAVAILABLE, "not_configured", NOT_CONFIGURED_MESSAGE, headers=_CLOSE)
+            status = HTTPStatus.SERVICE_UNAVAILABLE
+            return error_response(status, "not_configured", NOT_CONFIGURED_MESSAGE, headers=CLOSE)
         # Never says whether the header, the scheme or the token was wrong.
-        headers = {"WWW-Authenticate": "Bearer"} | _CLOSE
+        headers = {"WWW-Authenticate": "Bearer"} | CLOSE
         return JSONResponse({"error": "unauthorized"}, status_code=HTTPStatus.UNAUTHORIZED, headers=headers)
 
     async def post(self, request: Request) -> Response:
@@ -155,7 +139,7 @@ class ProductsApi:
         if refused := self._refused(request):
             return refused
         if self._in_flight >= self._limits.max_in_flight:
-            return _error(
+            return error_response(
                 HTTPStatus.SERVICE_UNAVAILABLE,
                 "overloaded",
                 "too many requests in flight, try again later",
@@ -168,43 +152,16 @@ class ProductsApi:
             self._in_flight -= 1
 
     async def _post_retirement(self, request: Request) -> Response:
-        body = await self._read_or_refuse(request, MAX_RETIRE_BODY_BYTES)
+        body = await read_or_refuse(request, MAX_RETIRE_BODY_BYTES, self._limits.body_timeout_seconds)
         if isinstance(body, Response):
             return body
         return await run_in_threadpool(self._submit_retirement, request.path_params["sku"], body)
 
     async def _post(self, request: Request) -> Response:
-        body = await self._read_or_refuse(request, self._limits.max_body_bytes)
+        body = await read_or_refuse(request, self._limits.max_body_bytes, self._limits.body_timeout_seconds)
         if isinstance(body, Response):
             return body
         return await run_in_threadpool(self._submit, body)
-
-    async def _read_or_refuse(self, request: Request, limit: int) -> bytearray | Response:
-        """The body, or the answer when it cannot be read."""
-        try:
-            return await self._read_body(request, limit)
-        except TooLarge:
-            size = f"{limit // (1024 * 1024)} MiB" if limit >= 1024 * 1024 else f"{limit} bytes"
-            return _body_refused(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, "too_large", f"is larger than {size}")
-        except TimeoutError:
-            timeout = self._limits.body_timeout_seconds
-            return _body_refused(HTTPStatus.REQUEST_TIMEOUT, "timeout", f"did not arrive within {timeout:g} s")
-        except ClientDisconnect:
-            return _body_refused(HTTPStatus.BAD_REQUEST, "incomplete", "the client went away before sending it")
-
-    async def _read_body(self, request: Request, limit: int) -> bytearray:
-        """The body, read chunk by chunk; raises TooLarge as soon as it passes the limit, whatever
-        Content-Length claims, and TimeoutError when it has not all arrived in time."""
-        declared = request.headers.get("content-length", "")
-        if declared.isascii() and declared.isdigit() and int(declared) > limit:
-            raise TooLarge
-        body = bytearray()
-        async with asyncio.timeout(self._limits.body_timeout_seconds):
-            async for chunk in request.stream():
-                body += chunk
-                if len(body) > limit:
-                    raise TooLarge
-        return body
 
     def _submit(self, body: bytearray) -> Response:
         """Parse and accept the product; blocking (image decode, MinIO, Kafka), so run on a worker thread."""
@@ -212,7 +169,7 @@ class ProductsApi:
             accepted = self._accept(submission_from_json(body))
         except InvalidProduct as error:
             log.info("product rejected", field=error.field, reason=error.message)
-            return _error(HTTPStatus.BAD_REQUEST, "invalid_field", str(error), field=error.field)
+            return error_response(HTTPStatus.BAD_REQUEST, "invalid_field", str(error), field=error.field)
         except Exception as error:  # noqa: BLE001 - a bug must not take the server down; the caller sees 500
             return _failed(error)
         status = HTTPStatus.ACCEPTED if accepted.created else HTTPStatus.OK
@@ -224,9 +181,9 @@ class ProductsApi:
             retired = self._retire(parse_sku(sku), retire_version_from_json(body), SOURCE)
         except InvalidProduct as error:
             log.info("retirement rejected", field=error.field, reason=error.message)
-            return _error(HTTPStatus.BAD_REQUEST, "invalid_field", str(error), field=error.field)
+            return error_response(HTTPStatus.BAD_REQUEST, "invalid_field", str(error), field=error.field)
         except UnknownProduct as error:
-            return _error(HTTPStatus.NOT_FOUND, "unknown_sku", str(error), field="sku")
+            return error_response(HTTPStatus.NOT_FOUND, "unknown_sku", str(error), field="sku")
         except Exception as error:  # noqa: BLE001 - a bug must not take the server down; the caller sees 500
             return _failed(error)
         status = HTTPStatus.ACCEPTED if retired.created else HTTPStatus.OK
@@ -237,8 +194,8 @@ def _failed(error: Exception) -> Response:
     """503 with Retry-After when a dependency is down, 500 for a bug."""
     unavailable = failure_cause(error)
     if unavailable is None:
-        return _error(HTTPStatus.INTERNAL_SERVER_ERROR, "internal", "unexpected error, reported")
-    return _error(
+        return error_response(HTTPStatus.INTERNAL_SERVER_ERROR, "internal", "unexpected error, reported")
+    return error_response(
         HTTPStatus.SERVICE_UNAVAILABLE,
         "unavailable",
         f"{unavailable.dependency} is unavailable, try again later",
@@ -250,17 +207,23 @@ async def _no_route(request: Request, error: Exception) -> Response:
     """404 and 405 as JSON, like every other answer."""
     assert isinstance(error, HTTPException)  # registered for HTTPException only
     message = f"no route for {request.method} {request.url.path}"
-    return _error(HTTPStatus(error.status_code), "no_route", message, headers=error.headers)
+    return error_response(HTTPStatus(error.status_code), "no_route", message, headers=error.headers)
 
 
 def products_app(
-    accept: Callable[[ProductSubmission], Accepted], retire: Retire, tokens: ApiTokens, limits: HttpLimits
+    accept: Callable[[ProductSubmission], Accepted],
+    retire: Retire,
+    tokens: ApiTokens,
+    limits: HttpLimits,
+    webhooks: WebhooksApi | None = None,
 ) -> Starlette:
+    """The products API, and the PIM webhooks when ``webhooks`` is given."""
     api = ProductsApi(accept, retire, tokens, limits)
     return Starlette(
         routes=[
             Route("/v1/products", api.post, methods=["POST"]),
             Route("/v1/products/{sku}/retire", api.retire, methods=["POST"]),
+            *(webhooks.routes() if webhooks else ()),
         ],
         exception_handlers={HTTPException: _no_route},
     )
@@ -273,11 +236,12 @@ def start_http_api(
     tokens: ApiTokens,
     host: str = "0.0.0.0",
     limits: HttpLimits | None = None,
+    webhooks: WebhooksApi | None = None,
 ) -> HttpServer:
     """Serve the API on a thread; return once it listens. Raises RuntimeError when it cannot."""
     limits = limits or HttpLimits()
     return start_http_server(
-        products_app(accept, retire, tokens, limits),
+        products_app(accept, retire, tokens, limits, webhooks),
         port,
         host,
         max_connections=limits.max_connections,

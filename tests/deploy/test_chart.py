@@ -28,6 +28,7 @@ OPS_PORT = 9100
 KUBE_VERSION = "1.33.0"
 SECRET_KEY = "s3cr3t-must-stay-in-the-secret"
 API_TOKEN = "api-t0ken-must-stay-in-the-secret"
+SHOPIFY_SECRET = "shpss-must-stay-in-the-secret"
 
 # Values overrides to render besides the defaults. JSON is valid YAML, so no yaml needed here.
 VARIANTS: dict[str, dict] = {
@@ -37,6 +38,10 @@ VARIANTS: dict[str, dict] = {
         "kafka": {"bootstrap": "kafka-0.kafka.data:9093"},
         "minio": {"endpoint": "minio.storage:9000", "secure": True, "accessKey": "twinwear", "secretKey": SECRET_KEY},
         "apiToken": {"token": API_TOKEN},
+        "pimWebhooks": {
+            "shopifySecret": SHOPIFY_SECRET,
+            "salsifyWebhookUrl": "https://twinwear.example.com/v1/webhooks/salsify",
+        },
         "triton": {"grpc": "triton.gpu:8001"},
         "services": {"ingestion": {"replicas": 3}},
         "extraConfig": {"TWINWEAR_MAX_ATTEMPTS": 7},
@@ -44,6 +49,7 @@ VARIANTS: dict[str, dict] = {
     "existing-secret": {
         "minio": {"existingSecret": "minio-creds"},
         "apiToken": {"existingSecret": "ingestion-api-token"},
+        "pimWebhooks": {"existingSecret": "pim-webhook-secrets"},
         "services": {"render": {"enabled": False}},
     },
 }
@@ -237,6 +243,25 @@ def test_api_token_only_in_secret_and_only_for_ingestion(rendered: Rendered) -> 
             assert env["TWINWEAR_API_TOKEN"] == {"name": "TWINWEAR_API_TOKEN", "valueFrom": expected}
         else:
             assert "TWINWEAR_API_TOKEN" not in env, name
+
+
+def test_webhook_secrets_only_in_secret_and_only_for_ingestion(rendered: Rendered) -> None:
+    secret_name, data = secret_holding(rendered, SHOPIFY_SECRET, "pimWebhooks", "twinwear-pim-webhooks")
+    if data is not None:
+        expected_secret = rendered.values.get("pimWebhooks", {}).get("shopifySecret", "")
+        assert base64.b64decode(data["shopifySecret"]).decode() == expected_secret
+    for name, deployment in rendered.by_component("Deployment").items():
+        env = {e["name"]: e for e in container(deployment)["env"]}
+        if name != "ingestion":
+            assert not any("SHOPIFY" in var or "SALSIFY" in var for var in env), name
+            continue
+        reference = env["TWINWEAR_SHOPIFY_SECRET"]["valueFrom"]["secretKeyRef"]
+        assert reference == {"name": secret_name, "key": "shopifySecret", "optional": True}
+        certificate = env["TWINWEAR_SALSIFY_CERT"]["value"]
+        mounts = {m["name"]: m["mountPath"] for m in container(deployment)["volumeMounts"]}
+        assert certificate.startswith(mounts["salsify-certificate"] + "/")
+        url = rendered.values.get("pimWebhooks", {}).get("salsifyWebhookUrl", "")
+        assert env["TWINWEAR_SALSIFY_WEBHOOK_URL"]["value"] == url
 
 
 def test_values_reach_the_pods(rendered: Rendered) -> None:

@@ -57,6 +57,21 @@ app.kubernetes.io/managed-by: {{ .root.Release.Service }}
 {{- .Values.apiToken.existingSecret | default (printf "%s-api-token" (include "twinwear.fullname" .)) }}
 {{- end }}
 
+{{- define "twinwear.pimWebhooksSecretName" -}}
+{{- .Values.pimWebhooks.existingSecret | default (printf "%s-pim-webhooks" (include "twinwear.fullname" .)) }}
+{{- end }}
+
+{{/* Environment variable -> key of the pimWebhooks Secret. */}}
+{{- define "twinwear.pimWebhooksSecretKeys" -}}
+TWINWEAR_AKENEO_SECRET: akeneoSecret
+TWINWEAR_AKENEO_EP_SECRETS: akeneoEpSecrets
+TWINWEAR_SHOPIFY_SECRET: shopifySecret
+TWINWEAR_AKENEO_API_CLIENT_ID: akeneoApiClientId
+TWINWEAR_AKENEO_API_SECRET: akeneoApiSecret
+TWINWEAR_AKENEO_API_USERNAME: akeneoApiUsername
+TWINWEAR_AKENEO_API_PASSWORD: akeneoApiPassword
+{{- end }}
+
 {{- define "twinwear.minioSecretName" -}}
 {{- .Values.minio.existingSecret | default (printf "%s-minio" (include "twinwear.fullname" .)) }}
 {{- end }}
