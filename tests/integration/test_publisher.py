@@ -14,6 +14,7 @@ from typing import TypeVar
 import grpc
 import httpx
 import pytest
+from grpc_reflection.v1alpha.proto_reflection_descriptor_database import ProtoReflectionDescriptorDatabase
 from kafka import KafkaConsumer, TopicPartition
 
 from devkit.publisher_process import API_TOKEN, Ports, PublisherProcess
@@ -303,6 +304,8 @@ def test_the_feed_resumes_from_a_cursor_after_a_publisher_restart(publisher, sto
         with pytest.raises(grpc.RpcError) as refused:
             feed.GetAsset(asset_feed_pb2.GetAssetRequest(asset_id="x"))
         assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED
+        # Reflection needs no token, so generic clients (grpcurl) can find the service.
+        assert "twinwear.v1.AssetFeedService" in ProtoReflectionDescriptorDatabase(channel).get_services()
 
 
 def test_the_merchant_feed_parses_and_every_link_resolves_without_overlays(publisher, store):
