@@ -76,6 +76,9 @@ class ReviewError(Exception):
 
 @dataclass
 class Publisher:
+    """The handlers of the publisher's consumer and the reviewer's decisions, over its ports
+    (bootstrap: ``__main__``). The consumer calls them one record at a time, in order."""
+
     store: ObjectStore
     slots: SlotState
     twins: TwinSource
