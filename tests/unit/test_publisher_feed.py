@@ -10,7 +10,7 @@ import io
 import pytest
 from starlette.testclient import TestClient
 
-from services.publisher.consent import GrantRecord, NotPublishable, cleared_by_grants
+from services.publisher.consent import GrantRecord, NotPublishable, TwinRegistry, cleared_by_grants
 from services.publisher.feed_api import FeedHttpApi
 from services.publisher.feed_index import FeedRecord, FeedView, InvalidCursor, decode_cursor, encode_cursor
 from services.publisher.merchant import merchant_rows, merchant_tsv
@@ -118,3 +118,17 @@ def test_feed_reads_take_the_api_token_and_review_takes_an_admin_token():
     assert TestClient(unset.app()).get("/v1/ledger").status_code == 503
     with pytest.raises(ValueError, match="name:token"):
         AdminTokens("just-a-token")
+
+
+def test_the_registry_keeps_the_newest_twin_and_marks_ended_grants_and_erasures():
+    registry = TwinRegistry()
+    registry.apply(twins_pb2.TwinUpserted(twin=twins_pb2.Twin(twin_id="t", twin_version=2, kind="talent")))
+    registry.apply(twins_pb2.TwinUpserted(twin=twins_pb2.Twin(twin_id="t", twin_version=1, kind="synthetic")))
+    registry.apply(twins_pb2.ConsentGranted(grant=twins_pb2.ConsentGrant(consent_id="c1", twin_id="t")))
+    registry.apply(twins_pb2.ConsentGranted(grant=twins_pb2.ConsentGrant(consent_id="c2", twin_id="t")))
+    registry.apply(twins_pb2.ConsentExpired(consent_id="c2", twin_id="t"))
+    registry.apply(twins_pb2.ConsentRevoked(consent_id="unknown", twin_id="t"))  # nothing to end
+    assert registry.twins["t"].kind == "talent" and not registry.twins["t"].deleted
+    assert [(g.grant.consent_id, g.ended) for g in registry.grants_of("t")] == [("c1", ""), ("c2", "consent_expired")]
+    registry.apply(twins_pb2.TwinDeleted(twin_id="t", twin_version=3, kind="talent"))
+    assert registry.twins["t"].deleted
