@@ -3,12 +3,13 @@ market, and the feed APIs' auth."""
 
 from __future__ import annotations
 
+import asyncio
 import csv
 import datetime as dt
 import io
 
+import httpx
 import pytest
-from starlette.testclient import TestClient
 
 from services.publisher.consent import GrantRecord, NotPublishable, TwinRegistry, cleared_by_grants
 from services.publisher.feed_api import FeedHttpApi
@@ -103,19 +104,27 @@ def test_a_channel_is_cleared_by_any_active_grant_of_the_brand_in_a_planned_mark
         cleared_by_grants(grants, "acme", ("print",), ("DE",), DAY)
 
 
+def get(api: FeedHttpApi, path: str, token: str = "") -> httpx.Response:
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(app=api.app())
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            return await client.get(path, headers={"Authorization": f"Bearer {token}"} if token else {})
+
+    return asyncio.run(send())
+
+
 def test_feed_reads_take_the_api_token_and_review_takes_an_admin_token():
     api = FeedHttpApi(
         FeedView(), None, ApiTokens("feed-token"), AdminTokens("alice:admin-token"), SustainabilityConfig()
     )
-    client = TestClient(api.app())
-    assert client.get("/v1/assets?sku=V").status_code == 401
-    assert client.get("/v1/assets?sku=V", headers={"Authorization": "Bearer feed-token"}).json()["assets"] == []
-    assert client.get("/v1/assets", headers={"Authorization": "Bearer feed-token"}).json()["field"] == "sku"
-    bad_cursor = client.get("/v1/assets/changes?cursor=zz!", headers={"Authorization": "Bearer feed-token"})
+    assert get(api, "/v1/assets?sku=V").status_code == 401
+    assert get(api, "/v1/assets?sku=V", "feed-token").json()["assets"] == []
+    assert get(api, "/v1/assets", "feed-token").json()["field"] == "sku"
+    bad_cursor = get(api, "/v1/assets/changes?cursor=zz!", "feed-token")
     assert bad_cursor.status_code == 400 and bad_cursor.json()["field"] == "cursor"
-    assert client.get("/v1/review", headers={"Authorization": "Bearer feed-token"}).status_code == 401
+    assert get(api, "/v1/review", "feed-token").status_code == 401
     unset = FeedHttpApi(FeedView(), None, ApiTokens(None), AdminTokens(None), SustainabilityConfig())
-    assert TestClient(unset.app()).get("/v1/ledger").status_code == 503
+    assert get(unset, "/v1/ledger").status_code == 503
     with pytest.raises(ValueError, match="name:token"):
         AdminTokens("just-a-token")
 
