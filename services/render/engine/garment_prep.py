@@ -81,7 +81,7 @@ def decode(image: bytes) -> tuple[np.ndarray, np.ndarray | None]:
     if min(photo.size) < MIN_SIDE:
         raise SegmentationFailed(
             "flat_lay_too_small",
-            f"flat-lay image is {photo.width}×{photo.height} px; send at least {MIN_SIDE} px on the short side"
+            f"flat-lay image is {photo.width}x{photo.height} px; send at least {MIN_SIDE} px on the short side"
             " (1000 px or more gives a sharp texture)",
         )
     alpha = None
@@ -337,8 +337,8 @@ def _sleeve(garment: np.ndarray, edge: int, outward: int, waist_y: int) -> tuple
 
 
 def _bottom_landmarks(garment: np.ndarray, with_crotch: bool) -> dict[str, tuple[float, float]]:
-    ys, xs = np.nonzero(garment)
-    top, bottom = int(ys.min()), int(ys.max())
+    rows = np.flatnonzero(garment.any(axis=1))
+    top, bottom = int(rows[0]), int(rows[-1])
     wl, wr = _row_extent(garment, top)
     found = {"waist_left": (float(wl), float(top)), "waist_right": (float(wr), float(top))}
     hl, hr = _row_extent(garment, bottom)
