@@ -12,7 +12,7 @@ import io
 import json
 import time
 from collections.abc import Callable, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 from PIL import Image
@@ -20,6 +20,11 @@ from PIL import Image
 from services.render import model_io
 from services.render.engine.garment_prep import SegmentationFailed, prepare_garment
 from twinwear.v1 import events_pb2
+
+if TYPE_CHECKING:  # torch and anny load only where a body is made
+    from twinwear_body.model import BodyMesh
+
+    from services.render.engine.api import RenderJob
 
 Batch = dict[str, np.ndarray]
 
@@ -115,7 +120,7 @@ class BodyRunner:
         return answers
 
     @staticmethod
-    def mesh_outputs(mesh) -> Batch:  # noqa: ANN001 - twinwear_body.BodyMesh, imported lazily
+    def mesh_outputs(mesh: BodyMesh) -> Batch:
         names = list(mesh.joints)
         uvs = mesh.uvs if mesh.uvs is not None else np.zeros((len(mesh.vertices), 2), np.float32)
         return {
@@ -129,7 +134,7 @@ class BodyRunner:
         }
 
 
-def body_mesh(row: Batch):  # noqa: ANN201 - twinwear_body.BodyMesh, imported lazily
+def body_mesh(row: Batch) -> BodyMesh:
     """The body model's outputs (one row, no batch dimension) as a twinwear_body.BodyMesh."""
     from twinwear_body.model import BodyMesh
 
@@ -172,11 +177,12 @@ class RenderRunner:
         }
 
 
-def render_job(row: Batch):  # noqa: ANN201 - engine.api.RenderJob, imported lazily
+def render_job(row: Batch) -> RenderJob:
     """The render model's inputs (one row, no batch dimension) as the engine's RenderJob."""
-    from services.render.engine.api import RenderJob
     from twinwear_body.params import Measurements
     from twinwear_body.sizing import SizeRow
+
+    from services.render.engine.api import RenderJob
 
     stature, chest, waist, hip, inside_leg, shoulder = (float(v) for v in row["MEASUREMENTS"])
     garment_type, sleeve_length, length = model_io.texts(row["GARMENT"])

@@ -60,5 +60,5 @@ class TritonModelBase:
         return responses
 
 
-def _as_numpy(request, name: str) -> np.ndarray:  # noqa: ANN001 - pb_utils.InferenceRequest
+def _as_numpy(request: pb_utils.InferenceRequest, name: str) -> np.ndarray:
     return pb_utils.get_input_tensor_by_name(request, name).as_numpy()
