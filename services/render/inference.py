@@ -20,6 +20,7 @@ from PIL import Image
 from services.render import model_io
 from services.render.engine.garment_prep import SegmentationFailed, prepare_garment
 from twinwear.v1 import events_pb2
+from twinwear_runtime.faults import PermanentError
 
 if TYPE_CHECKING:  # torch and anny load only where a body is made
     from twinwear_body.model import BodyMesh
@@ -230,3 +231,22 @@ def render_job(row: Batch) -> RenderJob:
         width=width,
         height=height,
     )
+
+
+class InProcessModel:
+    """A runner called directly, with the Triton adapter's interface (benchmarks, tests)."""
+
+    def __init__(self, runner: Runner) -> None:
+        self.runner = runner
+        self.model_name = runner.spec.name
+
+    def infer(self, inputs: Batch, output_names: Sequence[str]) -> Batch:
+        (answer,) = self.runner.run([inputs])
+        if isinstance(answer, InvalidInput):
+            raise PermanentError(f"{self.model_name} rejected the request: {answer}")
+        if isinstance(answer, Exception):
+            raise answer
+        return {name: answer[name] for name in output_names}
+
+    def version(self) -> str:
+        return "in-process"
