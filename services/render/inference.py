@@ -23,9 +23,8 @@ from twinwear.v1 import events_pb2
 from twinwear_runtime.faults import PermanentError
 
 if TYPE_CHECKING:  # torch and anny load only where a body is made
-    from twinwear_body.model import BodyMesh
-
     from services.render.engine.api import RenderJob
+    from twinwear_body.model import BodyMesh
 
 Batch = dict[str, np.ndarray]
 
@@ -180,10 +179,9 @@ class RenderRunner:
 
 def render_job(row: Batch) -> RenderJob:
     """The render model's inputs (one row, no batch dimension) as the engine's RenderJob."""
+    from services.render.engine.api import RenderJob
     from twinwear_body.params import Measurements
     from twinwear_body.sizing import SizeRow
-
-    from services.render.engine.api import RenderJob
 
     stature, chest, waist, hip, inside_leg, shoulder = (float(v) for v in row["MEASUREMENTS"])
     garment_type, sleeve_length, length = model_io.texts(row["GARMENT"])
