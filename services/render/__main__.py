@@ -7,7 +7,13 @@ import functools
 from concurrent.futures import ThreadPoolExecutor
 
 from services.render import model_io
-from services.render.handlers import CancelledLooks, RenderModels, handle_render_cancelled, handle_render_requested
+from services.render.handlers import (
+    CancelledLooks,
+    RenderModels,
+    TextureCache,
+    handle_render_cancelled,
+    handle_render_requested,
+)
 from twinwear.v1 import events_pb2
 from twinwear_contracts.buckets import BACKGROUNDS_BUCKET, RENDERS_BUCKET, STATE_BUCKET
 from twinwear_contracts.topics import RENDER_REQUESTS, RENDER_RESULTS
@@ -38,7 +44,12 @@ def main() -> None:
     cancelled = CancelledLooks(service.store)
     handlers = {
         events_pb2.RenderRequested: functools.partial(
-            handle_render_requested, store=service.store, models=models, cancelled=cancelled, pool=pool
+            handle_render_requested,
+            store=service.store,
+            models=models,
+            cancelled=cancelled,
+            pool=pool,
+            textures=TextureCache(),
         ),
         events_pb2.RenderCancelled: functools.partial(handle_render_cancelled, cancelled=cancelled),
     }

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -72,10 +73,43 @@ class RenderModels:
         return self.garment_prep, self.body, self.render
 
 
-def _call(model: Model, spec: model_io.ModelSpec, values: Mapping[str, object]) -> dict[str, np.ndarray]:
+def call_model(model: Model, spec: model_io.ModelSpec, values: Mapping[str, object]) -> dict[str, np.ndarray]:
     """One request of one row; returns that row's outputs (without the batch dimension)."""
     outputs = model.infer(model_io.batch_row(spec, values), [s.name for s in spec.outputs])
     return {name: array[0] for name, array in outputs.items()}
+
+
+class TextureCache:
+    """garment_prep's answers by photo (content hash, else its key) and garment type: a look is
+    rendered on every twin, and its photo is fetched and segmented once for all of them."""
+
+    def __init__(self, capacity: int = 64) -> None:
+        self._capacity = capacity
+        self._answers: OrderedDict[tuple[str, str], dict[str, np.ndarray]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def prepare(
+        self, photo: events_pb2.ObjectRef, garment_type: str, store: ObjectStore, model: Model
+    ) -> dict[str, np.ndarray]:
+        key = (photo.sha256 or f"{photo.bucket}/{photo.key}", garment_type)
+        with self._lock:
+            if key in self._answers:
+                self._answers.move_to_end(key)
+                return self._answers[key]
+        try:
+            image = store.get(photo)
+        except MissingObject:
+            raise RenderFailure(
+                "flat_lay_missing", f"the product's image {photo.key} is no longer stored; send it again"
+            ) from None
+        answer = call_model(
+            model, model_io.GARMENT_PREP, {"IMAGE": [image], "GARMENT_TYPE": model_io.text(garment_type)}
+        )
+        with self._lock:
+            self._answers[key] = answer
+            while len(self._answers) > self._capacity:
+                self._answers.popitem(last=False)
+        return answer
 
 
 class CancelledLooks:
@@ -140,6 +174,7 @@ def handle_render_requested(
     models: RenderModels,
     cancelled: CancelledLooks,
     pool: ThreadPoolExecutor,
+    textures: TextureCache,
 ) -> list[Outgoing]:
     request = event.payload
     assert isinstance(request, events_pb2.RenderRequested)
@@ -153,7 +188,7 @@ def handle_render_requested(
         completed.cached = True
     except MissingObject:
         try:
-            completed = render(request, store, models, pool)
+            completed = render(request, store, models, pool, textures)
         except RenderFailure as failure:
             return [_failed(request, failure.code, failure.reason)]
         store.put(summary.bucket, summary.key, completed.SerializeToString(), "application/x-protobuf")
@@ -205,19 +240,17 @@ class Stopwatch:
 
 
 def render(
-    request: events_pb2.RenderRequested, store: ObjectStore, models: RenderModels, pool: ThreadPoolExecutor
+    request: events_pb2.RenderRequested,
+    store: ObjectStore,
+    models: RenderModels,
+    pool: ThreadPoolExecutor,
+    textures: TextureCache,
 ) -> events_pb2.RenderCompleted:
     """Renders the request and stores the master and its passes; RenderFailure when the product's
     images cannot give a garment."""
     clock = Stopwatch()
     width, height = image_size(request)
     photo = _garment_photo(request)
-    try:
-        photo_bytes = store.get(photo)
-    except MissingObject:
-        raise RenderFailure(
-            "flat_lay_missing", f"the product's image {photo.key} is no longer stored; send it again"
-        ) from None
     garment_type = request.garment.type or "t-shirt"
     pose = request.pose or "front"
     params = request.twin.body_parameters.SerializeToString()
@@ -225,16 +258,9 @@ def render(
     body_future = pool.submit(
         clock.timed,
         "body",
-        lambda: _call(models.body, model_io.BODY, {"BODY_PARAMETERS": [params], "POSE": model_io.text(pose)}),
+        lambda: call_model(models.body, model_io.BODY, {"BODY_PARAMETERS": [params], "POSE": model_io.text(pose)}),
     )
-    texture = clock.timed(
-        "garment_prep",
-        lambda: _call(
-            models.garment_prep,
-            model_io.GARMENT_PREP,
-            {"IMAGE": [photo_bytes], "GARMENT_TYPE": model_io.text(garment_type)},
-        ),
-    )
+    texture = clock.timed("garment_prep", lambda: textures.prepare(photo, garment_type, store, models.garment_prep))
     failure = model_io.failure_from_outputs(texture)
     if failure:
         body_future.cancel()
@@ -242,7 +268,7 @@ def render(
     mesh = body_future.result()
     background, background_image = _background(request, store)
     inputs = render_inputs(request, mesh, texture, background, background_image, width, height)
-    out = clock.timed("render", lambda: _call(models.render, model_io.RENDER, inputs))
+    out = clock.timed("render", lambda: call_model(models.render, model_io.RENDER, inputs))
     engine_ms = json.loads(model_io.texts(out["TIMINGS"])[0])
     appearance = request.twin.appearance
     skin = appearance.skin_rgb if appearance.HasField("skin_rgb") else request.twin.skin_rgb
@@ -293,7 +319,7 @@ def turntable_frames(models: RenderModels, inputs: dict[str, object], pool: Thre
 
     def frame(i: int) -> np.ndarray:
         view = {**inputs, "VIEW_YAW": [yaw + 360.0 * i / TURNTABLE_FRAMES], "IMAGE_SIZE": list(TURNTABLE_SIZE)}
-        return _call(models.render, model_io.RENDER, view)["RGBA"]
+        return call_model(models.render, model_io.RENDER, view)["RGBA"]
 
     return list(pool.map(frame, range(TURNTABLE_FRAMES)))
 

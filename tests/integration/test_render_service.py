@@ -18,7 +18,7 @@ from PIL import Image
 
 from devkit.catalogue import GARMENT_SHAPES, draw_flat_lay
 from services.render import model_io
-from services.render.handlers import CancelledLooks, RenderModels, handle_render_requested
+from services.render.handlers import CancelledLooks, RenderModels, TextureCache, handle_render_requested
 from tests.bad_images import noise, truncated
 from tests.unit.test_render_and_publish_handlers import incoming
 from twinwear.v1 import events_pb2
@@ -89,7 +89,7 @@ def request(store, photo: bytes, garment_type="t-shirt", colour="#c0392b", monk=
 
 
 def handle(store, models, pool, req):
-    [outcome] = handle_render_requested(incoming(req), store, models, CancelledLooks(store), pool)
+    [outcome] = handle_render_requested(incoming(req), store, models, CancelledLooks(store), pool, TextureCache())
     return outcome.payload
 
 

@@ -16,6 +16,7 @@ from services.render import model_io
 from services.render.handlers import (
     CancelledLooks,
     RenderModels,
+    TextureCache,
     handle_render_cancelled,
     handle_render_requested,
 )
@@ -134,8 +135,9 @@ def request(store: MemoryStore, render_id="r1", version=1, flat_lay: bytes | Non
     )
 
 
-def handle(store, the_models, req, pool, cancelled=None):
-    return handle_render_requested(incoming(req), store, the_models, cancelled or CancelledLooks(store), pool)
+def handle(store, the_models, req, pool, cancelled=None, textures=None):
+    cancelled = cancelled or CancelledLooks(store)
+    return handle_render_requested(incoming(req), store, the_models, cancelled, pool, textures or TextureCache())
 
 
 def test_a_render_stores_its_master_and_passes_and_reports_quality(pool):
@@ -229,3 +231,20 @@ def test_bad_requests_are_refused_naming_the_field(pool):
         handle(store, models(), request(store, garment=events_pb2.Garment(type="cape")), pool)
     with pytest.raises(PermanentError, match="1024x1536 or 2048x3072, got 100x100"):
         handle(store, models(), request(store, width=100, height=100), pool)
+
+
+class CountingPrep(InProcessModel):
+    calls = 0
+
+    def infer(self, inputs, output_names):
+        CountingPrep.calls += 1
+        return super().infer(inputs, output_names)
+
+
+def test_a_look_is_prepared_once_for_every_twin(pool):
+    store, textures = MemoryStore(), TextureCache()
+    the_models = RenderModels(CountingPrep(GarmentPrepRunner()), StandInBody(), StandInRender())
+    for i in range(3):
+        [outcome] = handle(store, the_models, request(store, render_id=f"r{i}"), pool, textures=textures)
+        assert isinstance(outcome.payload, events_pb2.RenderCompleted)
+    assert CountingPrep.calls == 1 and len(the_models.render.calls) == 3
