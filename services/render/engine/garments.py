@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
+from scipy.spatial import ConvexHull
 
 from twinwear_body.model import PARTS
 from twinwear_body.sizing import EASE_CM
@@ -92,7 +93,7 @@ class Fit:
 
     @property
     def looseness(self) -> float:  # 0 follows the body .. 1 hangs straight from the widest point
-        return float(np.clip((self.ease_cm - 4.0) / 18.0, 0.0, 1.0))
+        return float(np.clip((self.ease_cm + 2.0) / 16.0, 0.0, 1.0))
 
     @property
     def offset_m(self) -> float:
@@ -189,14 +190,19 @@ def hang_out(anat: Anatomy, mask: np.ndarray, anchor_y: float, looseness: float)
     np.maximum.at(rmax, (yb[mask], tb[mask]), r[mask])
     # Widest point at or above each height; cloth above the anchor follows the body.
     hang = np.maximum.accumulate(rmax, axis=0)
-    kernel = np.array([0.25, 0.5, 0.25])
-    for _ in range(3):
-        hang = np.maximum(hang, sum(k * np.roll(hang, s, axis=1) for k, s in zip(kernel, (-1, 0, 1), strict=True)))
+    # Bridge concavities round the body too (between the breasts, the small of the back): a chord
+    # between two bins k apart passes the bin between them at r cos(k dtheta).
+    step = 2 * math.pi / n_theta
+    bridged = hang.copy()
+    for k in range(1, 7):
+        for shift in (k, -k):
+            bridged = np.maximum(bridged, np.roll(hang, shift, axis=1) * math.cos(k * step))
+    hang = bridged
     below = mask & (anat.v[:, 1] < top)
     target = hang[yb[below], tb[below]]
     grow = looseness * np.clip(target - r[below], 0.0, 0.12)
     depth = np.clip((top - anat.v[below, 1]) / 0.25, 0.0, 1.0)
-    folds = looseness * 0.006 * depth * np.sin(11 * theta[below] + 2.0 * np.sin(3 * theta[below]) + 0.7)
+    folds = looseness * 0.011 * depth * np.sin(11 * theta[below] + 2.0 * np.sin(3 * theta[below]) + 0.7)
     radial_dir = np.stack([np.sin(theta[below]), np.zeros(below.sum()), np.cos(theta[below])], axis=1)
     disp[below] = radial_dir * (grow + np.maximum(folds, -0.5 * grow - 0.002))[:, None]
     return disp
@@ -328,6 +334,7 @@ class Layer:
     tension: float = 0.0
     looseness: float = 0.0
     product: bool = False
+    smoothing: int = 0  # iterations of surface smoothing (cloth over the body's hollows)
 
 
 def to_surface(anat: Anatomy, layer: Layer, tex_map: TextureMap | None) -> Surface:
@@ -336,7 +343,14 @@ def to_surface(anat: Anatomy, layer: Layer, tex_map: TextureMap | None) -> Surfa
     used = np.unique(faces)
     remap = np.full(len(anat.v), -1, dtype=np.int64)
     remap[used] = np.arange(len(used))
-    pos = anat.v[used] + anat.body.normals[used] * layer.offset[used, None] + layer.displacement[used]
+    pos = anat.v + anat.body.normals * layer.offset[:, None] + layer.displacement
+    if layer.smoothing:
+        # Cloth bridges the body's small hollows (navel, ribs, between muscles): smooth the
+        # surface, then push it back out wherever that brought it closer than its offset.
+        smoothed = anat.smooth(pos, layer.smoothing)
+        gap = np.einsum("ij,ij->i", smoothed - anat.v, anat.body.normals)
+        pos = smoothed + anat.body.normals * np.maximum(0.0, 0.7 * layer.offset - gap)[:, None]
+    pos = pos[used]
     sub_faces = remap[faces].astype(np.int32)
     normals = vertex_normals(pos, sub_faces)
     if layer.uv_px is not None and tex_map is not None:
@@ -380,8 +394,8 @@ def top_cut(anat: Anatomy, garment_type: str, sleeve: str, hem_y: float) -> np.n
 
 
 def bottom_cut(anat: Anatomy, top_y: float, hem_y: float) -> np.ndarray:
-    reach = leg_reach(anat, hem_y)
-    cut = np.minimum(top_y - anat.v[:, 1], reach - anat.leg_coordinate)
+    """Waistband to hem, both horizontal (standing and walking legs are near vertical)."""
+    cut = np.minimum(top_y - anat.v[:, 1], anat.v[:, 1] - hem_y)
     arms = np.isin(anat.parts, [p for parts in ARM_PARTS.values() for p in parts])
     return np.where(arms, -0.05, cut)
 
@@ -490,6 +504,7 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
     offset = max(fit.offset_m * (1 - fit.tension), 0.0) + thickness
     surfaces: list[Surface] = []
     trunk_mask = np.isin(anat.parts, (PARTS["torso"], PARTS["pelvis"], PARTS["neck"]))
+    hang_mask = trunk_mask | np.isin(anat.parts, (PARTS["thigh_l"], PARTS["thigh_r"]))
 
     uv_px = tex_map.planar(anat.v)
     if gtype in TOPS or gtype == "dress":
@@ -505,9 +520,9 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
         base_off = np.full(len(anat.v), offset) + limb_flare(anat, arm_mask, anat.arm_coordinate, fit.looseness)
         # Over the base trousers' waistband at least.
         base_off = np.where(anat.v[:, 1] < anat.heights["waist"] + 0.06, np.maximum(base_off, 0.012 + thickness), base_off)
-        anchor = anat.heights["chest"] if gtype != "jacket" else anat.shoulder_y
-        disp = hang_out(anat, trunk_mask, anchor, fit.looseness if gtype != "dress" else fit.looseness * 0.5)
-        layer = Layer(cut, anat.smooth(base_off, 4), disp, uv_px, Material.GARMENT, colour, weave, fit.tension, fit.looseness, True)
+        anchor = anat.heights["chest"] + 0.06 if gtype != "jacket" else anat.shoulder_y
+        disp = hang_out(anat, hang_mask, anchor, fit.looseness if gtype != "dress" else fit.looseness * 0.5)
+        layer = Layer(cut, anat.smooth(base_off, 4), disp, uv_px, Material.GARMENT, colour, weave, fit.tension, fit.looseness, True, 6)
         surfaces.append(to_surface(anat, layer, tex_map))
         coverage = cut
         if gtype == "dress":
@@ -528,12 +543,12 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
             cut = bottom_cut(anat, waist_top, hem_y)
             leg_mask = np.isin(anat.parts, [p for parts in LEG_PARTS.values() for p in parts])
             off = np.full(len(anat.v), offset + 0.002) + limb_flare(anat, leg_mask, anat.leg_coordinate, fit.looseness)
-            layer = Layer(cut, anat.smooth(off, 4), np.zeros_like(anat.v), uv_px, Material.GARMENT, colour, weave, fit.tension, fit.looseness, True)
+            layer = Layer(cut, anat.smooth(off, 4), np.zeros_like(anat.v), uv_px, Material.GARMENT, colour, weave, fit.tension, fit.looseness, True, 6)
             surfaces.append(to_surface(anat, layer, tex_map))
             coverage = cut
         surfaces.append(_base_top(anat))
     surfaces.append(_underwear(anat))
-    surfaces.append(_shoes(anat))
+    surfaces.extend(_shoes(anat))
     return surfaces, coverage
 
 
@@ -578,5 +593,25 @@ def _underwear(anat: Anatomy) -> Surface:
     return to_surface(anat, _plain_layer(brief_cut(anat), 0.0015, UNDERWEAR_RGB, Weave.JERSEY), None)
 
 
-def _shoes(anat: Anatomy) -> Surface:
-    return to_surface(anat, _plain_layer(shoe_cut(anat), 0.006, SHOE_RGB, Weave.SUITING, Material.SHOE), None)
+def _shoes(anat: Anatomy) -> list[Surface]:
+    """Each shoe the convex hull of its foot below the ankle (a last: no toes), standing off it."""
+    top = anat.heights["ankle"] + 0.01
+    shoes = []
+    for side in "lr":
+        foot = anat.v[np.isin(anat.parts, LEG_PARTS[side][1:]) & (anat.v[:, 1] < top)]
+        hull = ConvexHull(foot)
+        used = np.unique(hull.simplices)
+        remap = np.full(len(foot), -1)
+        remap[used] = np.arange(len(used))
+        pts = foot[used]
+        faces = remap[hull.simplices]
+        centre = pts.mean(axis=0)
+        fn = np.cross(pts[faces[:, 1]] - pts[faces[:, 0]], pts[faces[:, 2]] - pts[faces[:, 0]])
+        inward = np.einsum("ij,ij->i", fn, pts[faces[:, 0]] - centre) < 0
+        faces[inward] = faces[inward][:, ::-1]
+        normals = vertex_normals(pts, faces.astype(np.int32))
+        pos = pts + normals * np.where(pts[:, 1] < 0.01, 0.0, 0.004)[:, None]
+        n = len(pos)
+        cut = (top - pos[:, 1]).astype(np.float32)
+        shoes.append(Surface(pos.astype(np.float32), normals, np.zeros((n, 2), np.float32), cut, np.zeros((n, 4), np.float32), faces.astype(np.int32), Material.SHOE, SHOE_RGB, Weave.SUITING))
+    return shoes

@@ -20,7 +20,7 @@ HAIRSTYLES = ("bob", "long-straight", "curly-afro", "buzz", "bun", "ponytail", "
 # style -> (shell thickness m, curl, curtain bottom ("" none | "jaw" | "shoulder" | "chest"))
 _STYLE = {
     "bob": (0.012, 0.0, "jaw"),
-    "long-straight": (0.007, 0.0, "chest"),
+    "long-straight": (0.012, 0.0, "chest"),
     "curly-afro": (0.05, 1.0, ""),
     "buzz": (0.0018, 0.0, ""),
     "bun": (0.005, 0.0, ""),
@@ -41,8 +41,9 @@ def hairline(anat: Anatomy, verts: np.ndarray) -> np.ndarray:
     s = float(head["scale"])
     rel = verts - head["centre"]
     c = np.cos(np.arctan2(rel[:, 0], rel[:, 2]))  # 1 front .. -1 back
-    knots_c = np.array([-1.0, -0.3, 0.0, 0.45, 1.0])
-    knots_h = np.array([-0.07, -0.045, 0.012, 0.05, 0.062])
+    # An arch: high at the forehead, down at the temples and sideburns, over the ears, low at the nape.
+    knots_c = np.array([-1.0, -0.4, 0.0, 0.3, 0.6, 0.85, 1.0])
+    knots_h = np.array([-0.07, -0.05, 0.014, 0.0, 0.036, 0.058, 0.068])
     return verts[:, 1] - (head["eye_mid"][1] + s * np.interp(c, knots_c, knots_h))
 
 
@@ -107,7 +108,8 @@ def _curtain(anat: Anatomy, bottom: str, thickness: float, curl: float, colour: 
         radius = np.maximum(radius, 0.5 * (np.roll(radius, 1, axis=1) + np.roll(radius, -1, axis=1)))
     drop = (y_top - ys)[:, None]
     wave = curl * 0.01 * np.sin(drop * 38.0 + az[None] * 2.0)
-    flare = 0.02 * np.clip((drop - 0.12) / 0.2, 0.0, 1.0) * (1.0 + curl)
+    # Volume: hair stands off the head a little more with every centimetre it falls.
+    flare = (0.012 + 0.02 * curl) * np.clip((drop - 0.03) / 0.12, 0.0, 1.0) + 0.015 * np.clip((drop - 0.15) / 0.2, 0.0, 1.0)
     radius = radius + thickness + 0.003 + wave + flare
     x = centre[0] + radius * np.sin(az)[None]
     z = centre[2] + radius * np.cos(az)[None]
@@ -119,7 +121,10 @@ def _curtain(anat: Anatomy, bottom: str, thickness: float, curl: float, colour: 
     from_back = np.abs(np.pi - az)[None] * np.ones((n_y, 1))
     allowed = np.where(y < anat.shoulder_y + 0.03, math.radians(58), math.pi)
     ragged = 0.012 * np.sin(az * 23.0)[None] + 0.008 * np.sin(az * 61.0 + 1.0)[None]
-    cut = np.minimum(y - y_end - ragged - 0.02, (allowed - from_back) * 0.1)
+    # The front edge follows the face: starts at the hairline's angle, strands of uneven reach.
+    edge = (math.pi - open_front) - 0.05 * np.sin(y * 180.0) - 0.04 * np.sin(y * 410.0 + 1.0)
+    cut = np.minimum(y - y_end - ragged - 0.02, np.minimum(allowed, edge) - from_back) * 0.1
+    cut = np.minimum(cut, y - y_end - ragged - 0.02)
     aux = np.stack([np.broadcast_to(az[None], x.shape), np.full(x.shape, curl), np.broadcast_to(np.clip(drop / max(y_top - y_end, 1e-3), 0, 1), x.shape), np.zeros(x.shape)], axis=-1)
     return Surface(pos.astype(np.float32), vertex_normals(pos, faces), np.zeros((len(pos), 2), np.float32), cut.ravel().astype(np.float32), aux.reshape(-1, 4).astype(np.float32), faces, Material.HAIR, colour)
 

@@ -17,6 +17,10 @@ from .scene import Background, Camera, Light, Material, Scene, Surface, Weave
 
 SHADOW_SIZE = 2048
 MSAA = 4
+# Surface shader per material (compile-time specialised, see shaders.surface_fragment).
+SHADER_FAMILY = {Material.SKIN: 0, Material.GARMENT: 1, Material.CLOTH: 1, Material.SHOE: 1, Material.HAIR: 3, Material.EYE: 4}
+# Occluders first so that llvmpipe's early depth test skips the skin they hide.
+DRAW_ORDER = {Material.HAIR: 0, Material.GARMENT: 1, Material.CLOTH: 2, Material.SHOE: 3, Material.EYE: 4, Material.SKIN: 5}
 
 
 @dataclass
@@ -25,6 +29,15 @@ class Frame:
     albedo: np.ndarray  # (H, W, 3) uint8
     ids: np.ndarray  # (H, W, 4) uint8: product, skin, hair, foreground
     regions: np.ndarray  # (H, W, 2) uint8: product region, modesty region
+
+
+@dataclass
+class Targets:
+    ms: moderngl.Framebuffer  # 4x MSAA: lit colour, albedo, ids + depth
+    ms_background: moderngl.Framebuffer  # the same colour and albedo buffers, cleared to the background
+    ms_ids: moderngl.Framebuffer  # the same ids buffer, cleared to 0
+    resolved: moderngl.Framebuffer
+    region: moderngl.Framebuffer
 
 
 @dataclass
@@ -67,7 +80,10 @@ class Rasteriser:
 
     def __init__(self) -> None:
         self.ctx = moderngl.create_context(standalone=True, backend="egl")
-        self.surface_prog = self.ctx.program(vertex_shader=shaders.VERTEX, fragment_shader=shaders.SURFACE_FRAGMENT)
+        self.programs = {
+            family: self.ctx.program(vertex_shader=shaders.VERTEX, fragment_shader=shaders.surface_fragment(family))
+            for family in set(SHADER_FAMILY.values())
+        }
         self.ground_prog = self.ctx.program(vertex_shader=shaders.VERTEX, fragment_shader=shaders.GROUND_FRAGMENT)
         self.shadow_prog = self.ctx.program(vertex_shader=shaders.SHADOW_VERTEX, fragment_shader=shaders.SHADOW_FRAGMENT)
         self.region_prog = self.ctx.program(vertex_shader=shaders.REGION_VERTEX, fragment_shader=shaders.REGION_FRAGMENT)
@@ -76,7 +92,7 @@ class Rasteriser:
         self.shadow_tex.compare_func = "<="
         self.shadow_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
         self.shadow_fbo = self.ctx.framebuffer(depth_attachment=self.shadow_tex)
-        self._targets: dict[tuple[int, int], tuple[moderngl.Framebuffer, moderngl.Framebuffer, moderngl.Framebuffer]] = {}
+        self._targets: dict[tuple[int, int], Targets] = {}
         tri = np.array([-1, -1, 3, -1, -1, 3], dtype="f4")
         self.bg_vao = self.ctx.vertex_array(self.bg_prog, [(self.ctx.buffer(tri.tobytes()), "2f", "in_xy")])
         ground = np.array(
@@ -88,15 +104,20 @@ class Rasteriser:
         )
         self._white = self.ctx.texture((1, 1), 4, bytes([255, 255, 255, 255]))
 
-    def _fbos(self, size: tuple[int, int]) -> tuple[moderngl.Framebuffer, moderngl.Framebuffer, moderngl.Framebuffer]:
+    def _fbos(self, size: tuple[int, int]) -> Targets:
         if size not in self._targets:
             ctx = self.ctx
-            ms = ctx.framebuffer(
-                [ctx.renderbuffer(size, 4, samples=MSAA) for _ in range(3)], ctx.depth_renderbuffer(size, samples=MSAA)
-            )
-            resolved = ctx.framebuffer([ctx.renderbuffer(size, 4) for _ in range(3)])
-            region = ctx.framebuffer([ctx.renderbuffer(size, 4)], ctx.depth_renderbuffer(size))
-            self._targets = {size: (ms, resolved, region)}  # keep one size: memory stays bounded
+            colour, albedo, ids = (ctx.renderbuffer(size, 4, samples=MSAA) for _ in range(3))
+            depth = ctx.depth_renderbuffer(size, samples=MSAA)
+            self._targets = {  # keep one size: memory stays bounded
+                size: Targets(
+                    ms=ctx.framebuffer([colour, albedo, ids], depth),
+                    ms_background=ctx.framebuffer([colour, albedo], depth),
+                    ms_ids=ctx.framebuffer([ids]),
+                    resolved=ctx.framebuffer([ctx.renderbuffer(size, 4) for _ in range(3)]),
+                    region=ctx.framebuffer([ctx.renderbuffer(size, 4)], ctx.depth_renderbuffer(size)),
+                )
+            }
         return self._targets[size]
 
     def upload(self, scene: Scene, textures: dict[int, np.ndarray]) -> UploadedScene:
@@ -115,12 +136,15 @@ class Rasteriser:
         for vao in up.shadow_vaos:
             vao.render()
         # Main pass.
-        ms, resolved, region_fbo = self._fbos(size)
+        t = self._fbos(size)
+        ms, resolved, region_fbo = t.ms, t.resolved, t.region
+        t.ms_ids.clear(0, 0, 0, 0)
+        t.ms_background.clear(*background.top, 1.0, depth=1.0)
         ms.use()
         ctx.viewport = (0, 0, *size)
-        ms.clear(0, 0, 0, 0, depth=1.0)
         mvp = camera.projection() @ camera.view()
-        self._draw_background(background, size)
+        if background.image is not None or background.top != background.bottom:
+            self._draw_background(background, size)
         self.shadow_tex.use(1)
         texel = (1.0 / SHADOW_SIZE, 1.0 / SHADOW_SIZE)
         g = self.ground_prog
@@ -135,26 +159,44 @@ class Rasteriser:
         self.ground_vao.render()
         ctx.depth_mask = True
         ctx.disable(moderngl.BLEND)
-        p = self.surface_prog
-        p["u_mvp"].write(_mat(mvp))
-        p["u_light_mvp"].write(_mat(light_vp))
-        p["u_shadow"] = 1
-        p["u_tex"] = 0
-        p["u_shadow_texel"] = texel
-        p["u_eye"] = tuple(camera.eye)
-        p["u_light_dir"].write(np.array([lt.direction for lt in lights], "f4").tobytes())
-        p["u_light_col"].write(np.array([lt.colour for lt in lights], "f4").tobytes())
-        p["u_eye_l"], p["u_eye_r"], p["u_mouth"] = tuple(face.eye_l), tuple(face.eye_r), tuple(face.mouth)
-        p["u_face_scale"] = face.scale
-        p["u_brow"] = face.brow_rgb
-        p["u_crown"] = tuple(face.crown)
-        p["u_front_z"] = face.front_z
+        shared = {
+            "u_mvp": _mat(mvp),
+            "u_light_mvp": _mat(light_vp),
+            "u_light_dir": np.array([lt.direction for lt in lights], "f4").tobytes(),
+            "u_light_col": np.array([lt.colour for lt in lights], "f4").tobytes(),
+        }
+        values = {
+            "u_shadow": 1,
+            "u_tex": 0,
+            "u_shadow_texel": texel,
+            "u_eye": tuple(camera.eye),
+            "u_eye_l": tuple(face.eye_l),
+            "u_eye_r": tuple(face.eye_r),
+            "u_mouth": tuple(face.mouth),
+            "u_face_scale": face.scale,
+            "u_brow": face.brow_rgb,
+            "u_crown": tuple(face.crown),
+            "u_front_z": face.front_z,
+        }
+        for prog in self.programs.values():
+            for name, data in shared.items():
+                if name in prog:
+                    prog[name].write(data)
+            for name, value in values.items():
+                if name in prog:
+                    prog[name] = value
         for surface, vao, tex in up.surface_vaos:
-            p["u_material"] = int(surface.material)
-            p["u_weave"] = int(surface.weave)
-            p["u_detail"] = up.details.get(id(surface), 0)
-            p["u_product"] = 1.0 if surface.product else 0.0
-            p["u_colour"] = surface.colour
+            p = self.programs[SHADER_FAMILY[surface.material]]
+            per_surface = {
+                "u_material": int(surface.material),
+                "u_weave": int(surface.weave),
+                "u_detail": up.details.get(id(surface), 0),
+                "u_product": 1.0 if surface.product else 0.0,
+                "u_colour": surface.colour,
+            }
+            for name, value in per_surface.items():
+                if name in p:
+                    p[name] = value
             (tex or self._white).use(0)
             vao.render()
         ctx.copy_framebuffer(resolved, ms)
@@ -210,10 +252,10 @@ class UploadedScene:
         self.shadow_vaos: list[moderngl.VertexArray] = []
         self.details: dict[int, int] = {}
         fmt = ("3f 3f 2f 1f 4f", "in_pos", "in_nrm", "in_uv", "in_cut", "in_aux")
-        for surface in scene.surfaces:
+        for surface in sorted(scene.surfaces, key=lambda s: DRAW_ORDER[s.material]):
             vbo = ctx.buffer(surface.interleaved().tobytes())
             ibo = ctx.buffer(np.ascontiguousarray(surface.faces, dtype="i4").tobytes())
-            vao = ctx.vertex_array(raster.surface_prog, [(vbo, *fmt)], index_buffer=ibo)
+            vao = ctx.vertex_array(raster.programs[SHADER_FAMILY[surface.material]], [(vbo, *fmt)], index_buffer=ibo, skip_errors=True)
             shadow = ctx.vertex_array(raster.shadow_prog, [(vbo, "3f 12x 8x 1f 16x", "in_pos", "in_cut")], index_buffer=ibo)
             tex = None
             if surface.material == Material.GARMENT and id(surface) in textures:

@@ -116,9 +116,9 @@ def studio_lights(yaw_deg: float) -> tuple[Light, Light, Light]:
         return np.array([math.sin(a) * math.cos(e), math.sin(e), math.cos(a) * math.cos(e)])
 
     return (
-        Light(towards(-35, 38), (2.55, 2.4, 2.2)),
-        Light(towards(50, 12), (0.55, 0.6, 0.7)),
-        Light(towards(160, 45), (1.6, 1.6, 1.7)),
+        Light(towards(-35, 38), (1.75, 1.65, 1.52)),
+        Light(towards(50, 12), (0.42, 0.45, 0.52)),
+        Light(towards(160, 45), (1.1, 1.1, 1.18)),
     )
 
 
