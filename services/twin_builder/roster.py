@@ -5,19 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
-# Monk Skin Tone scale swatches (Monk 2019), tone 1 (lightest) to 10 (deepest), sRGB.
-MONK_SKIN_TONES: dict[int, tuple[int, int, int]] = {
-    1: (0xF6, 0xED, 0xE4),
-    2: (0xF3, 0xE7, 0xDB),
-    3: (0xF7, 0xEA, 0xD0),
-    4: (0xEA, 0xDA, 0xBA),
-    5: (0xD7, 0xBD, 0x96),
-    6: (0xA0, 0x7E, 0x56),
-    7: (0x82, 0x5C, 0x43),
-    8: (0x60, 0x41, 0x34),
-    9: (0x3A, 0x31, 0x2A),
-    10: (0x29, 0x24, 0x20),
-}
+from twinwear_body.appearance import MONK_SKIN_TONES
 
 CATALOGUE_IMAGERY = "catalogue-imagery"
 # The one pose until the twins' pose library arrives.
