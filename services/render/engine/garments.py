@@ -19,7 +19,19 @@ import numpy as np
 from scipy.spatial import ConvexHull
 
 from twinwear_body.model import PARTS
-from twinwear_body.sizing import EASE_CM
+
+try:
+    from twinwear_body.sizing import EASE_CM
+except ImportError:  # until helper/body ships sizing.py: its agreed ease (cm) per type and girth
+    EASE_CM = {
+        **{t: {"chest": 10.0, "waist": 12.0, "hip": 10.0} for t in ("t-shirt", "long-sleeve-top", "shirt", "knitwear")},
+        "tank": {"chest": 6.0, "waist": 8.0, "hip": 8.0},
+        "jacket": {"chest": 14.0, "waist": 14.0, "hip": 12.0},
+        "dress": {"chest": 8.0, "waist": 8.0, "hip": 10.0},
+        "skirt": {"waist": 2.0, "hip": 8.0},
+        "trousers": {"waist": 2.0, "hip": 8.0},
+        "shorts": {"waist": 2.0, "hip": 8.0},
+    }
 
 from .anatomy import ARM_PARTS, LEG_PARTS, Anatomy, vertex_normals
 from .scene import Material, Surface, Weave
@@ -510,7 +522,7 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
     if gtype in TOPS or gtype == "dress":
         sleeve = job.sleeve_length or DEFAULT_SLEEVE[gtype]
         reach = sleeve_reach(anat, sleeve)
-        upper_hem = hem_y if gtype != "dress" else anat.heights["hip"] - 0.02
+        upper_hem = hem_y if gtype != "dress" else anat.heights["waist"] - 0.02
         cut = top_cut(anat, gtype, sleeve, upper_hem)
         if reach > 0:
             arm_uv = _sleeve_uvs(anat, lm, reach)
@@ -526,18 +538,18 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
         surfaces.append(to_surface(anat, layer, tex_map))
         coverage = cut
         if gtype == "dress":
-            surfaces.append(cone(anat, anat.heights["hip"] + 0.01, hem_y, offset, fit.looseness, tex_map, colour, weave))
+            surfaces.append(cone(anat, anat.heights["waist"], hem_y, offset + 0.002, fit.looseness, tex_map, colour, weave))
             coverage = np.maximum(cut, _cone_coverage(anat, hem_y))
         else:
             surfaces.append(_base_trousers(anat))
     else:  # bottoms
         waist_top = anat.heights["waist"] + 0.01
         if gtype == "skirt":
-            band = np.minimum(waist_top - anat.v[:, 1], anat.v[:, 1] - (anat.heights["hip"] - 0.02))
+            band = np.minimum(waist_top - anat.v[:, 1], anat.v[:, 1] - (anat.heights["waist"] - 0.03))
             band = np.where(trunk_mask, band, -0.05)
             layer = Layer(band, np.full(len(anat.v), offset + 0.004), np.zeros_like(anat.v), uv_px, Material.GARMENT, colour, weave, fit.tension, 0.0, True)
             surfaces.append(to_surface(anat, layer, tex_map))
-            surfaces.append(cone(anat, anat.heights["hip"] + 0.01, hem_y, offset + 0.004, fit.looseness, tex_map, colour, weave))
+            surfaces.append(cone(anat, anat.heights["waist"] - 0.01, hem_y, offset + 0.004, fit.looseness, tex_map, colour, weave))
             coverage = np.maximum(band, _cone_coverage(anat, hem_y))
         else:
             cut = bottom_cut(anat, waist_top, hem_y)
@@ -546,7 +558,7 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
             layer = Layer(cut, anat.smooth(off, 4), np.zeros_like(anat.v), uv_px, Material.GARMENT, colour, weave, fit.tension, fit.looseness, True, 6)
             surfaces.append(to_surface(anat, layer, tex_map))
             coverage = cut
-        surfaces.append(_base_top(anat))
+        surfaces.append(_base_top(anat, untucked=gtype != "skirt"))
     surfaces.append(_underwear(anat))
     surfaces.extend(_shoes(anat))
     return surfaces, coverage
@@ -582,10 +594,12 @@ def _base_trousers(anat: Anatomy) -> Surface:
     return to_surface(anat, _plain_layer(cut, 0.008, BASE_TROUSERS_RGB, Weave.SUITING), None)
 
 
-def _base_top(anat: Anatomy) -> Surface:
+def _base_top(anat: Anatomy, untucked: bool) -> Surface:
     cut = top_cut(anat, "t-shirt", "short", anat.heights["hip"] + 0.02)
-    off = np.where(anat.v[:, 1] < anat.heights["waist"] + 0.06, 0.004, 0.004)
-    layer = Layer(cut, anat.smooth(off, 2), hang_out(anat, np.isin(anat.parts, (PARTS["torso"],)), anat.heights["chest"], 0.3), None, Material.CLOTH, BASE_TOP_RGB, Weave.JERSEY)
+    # Over the waistband of trousers and shorts; tucked into a skirt.
+    off = np.where(untucked & (anat.v[:, 1] < anat.heights["waist"] + 0.08), 0.022, 0.004)
+    drape = hang_out(anat, np.isin(anat.parts, (PARTS["torso"],)), anat.heights["chest"], 0.3 if untucked else 0.0)
+    layer = Layer(cut, anat.smooth(off, 2), drape, None, Material.CLOTH, BASE_TOP_RGB, Weave.JERSEY)
     return to_surface(anat, layer, None)
 
 

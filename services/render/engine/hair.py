@@ -43,7 +43,7 @@ def hairline(anat: Anatomy, verts: np.ndarray) -> np.ndarray:
     c = np.cos(np.arctan2(rel[:, 0], rel[:, 2]))  # 1 front .. -1 back
     # An arch: high at the forehead, down at the temples and sideburns, over the ears, low at the nape.
     knots_c = np.array([-1.0, -0.4, 0.0, 0.3, 0.6, 0.85, 1.0])
-    knots_h = np.array([-0.07, -0.05, 0.014, 0.0, 0.036, 0.058, 0.068])
+    knots_h = np.array([-0.07, -0.05, 0.035, 0.02, 0.04, 0.058, 0.068])
     return verts[:, 1] - (head["eye_mid"][1] + s * np.interp(c, knots_c, knots_h))
 
 
@@ -86,7 +86,7 @@ def _curtain(anat: Anatomy, bottom: str, thickness: float, curl: float, colour: 
     s = float(head["scale"])
     ends = {"jaw": head["mouth"][1] - 0.025 * s, "shoulder": anat.shoulder_y - 0.04, "chest": anat.heights["chest"] - 0.02}
     y_end = ends[bottom]
-    y_top = head["eye_mid"][1] + 0.075 * s
+    y_top = head["top"][1] - 0.012 * s
     open_front = math.radians(62 if bottom == "jaw" else 72)
     n_a, n_y = 96, 56
     az = np.linspace(open_front, 2 * math.pi - open_front, n_a)  # 0 = front, pi = back
@@ -106,6 +106,9 @@ def _curtain(anat: Anatomy, bottom: str, thickness: float, curl: float, colour: 
     radius = np.maximum.accumulate(radius, axis=0)
     for _ in range(4):
         radius = np.maximum(radius, 0.5 * (np.roll(radius, 1, axis=1) + np.roll(radius, -1, axis=1)))
+    for _ in range(4):  # round off the steps (ears, the nape) the way hair does
+        radius[1:-1] = np.maximum(radius[1:-1], 0.25 * radius[:-2] + 0.5 * radius[1:-1] + 0.25 * radius[2:])
+        radius[1:-1] = 0.25 * radius[:-2] + 0.5 * radius[1:-1] + 0.25 * radius[2:]
     drop = (y_top - ys)[:, None]
     wave = curl * 0.01 * np.sin(drop * 38.0 + az[None] * 2.0)
     # Volume: hair stands off the head a little more with every centimetre it falls.
@@ -120,7 +123,7 @@ def _curtain(anat: Anatomy, bottom: str, thickness: float, curl: float, colour: 
     # ends are uneven strands; the sides end at the front opening.
     from_back = np.abs(np.pi - az)[None] * np.ones((n_y, 1))
     allowed = np.where(y < anat.shoulder_y + 0.03, math.radians(58), math.pi)
-    ragged = 0.012 * np.sin(az * 23.0)[None] + 0.008 * np.sin(az * 61.0 + 1.0)[None]
+    ragged = 0.006 * np.sin(az * 23.0)[None] + 0.004 * np.sin(az * 61.0 + 1.0)[None]
     # The front edge follows the face: starts at the hairline's angle, strands of uneven reach.
     edge = (math.pi - open_front) - 0.05 * np.sin(y * 180.0) - 0.04 * np.sin(y * 410.0 + 1.0)
     cut = np.minimum(y - y_end - ragged - 0.02, np.minimum(allowed, edge) - from_back) * 0.1

@@ -116,9 +116,9 @@ def studio_lights(yaw_deg: float) -> tuple[Light, Light, Light]:
         return np.array([math.sin(a) * math.cos(e), math.sin(e), math.cos(a) * math.cos(e)])
 
     return (
-        Light(towards(-35, 38), (1.75, 1.65, 1.52)),
-        Light(towards(50, 12), (0.42, 0.45, 0.52)),
-        Light(towards(160, 45), (1.1, 1.1, 1.18)),
+        Light(towards(-35, 38), (1.05, 1.0, 0.93)),
+        Light(towards(50, 12), (0.3, 0.32, 0.37)),
+        Light(towards(160, 45), (0.8, 0.8, 0.86)),
     )
 
 
