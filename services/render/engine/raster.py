@@ -7,6 +7,8 @@ writes the coverage regions (no MSAA: masks want hard edges).
 
 from __future__ import annotations
 
+import importlib
+import importlib.util
 from dataclasses import dataclass
 
 import moderngl
@@ -75,10 +77,19 @@ def light_matrix(direction: np.ndarray, lo: np.ndarray, hi: np.ndarray) -> np.nd
     return proj @ view
 
 
+def _load_triton_before_mesa() -> None:
+    """torch's compiler package (triton, imported by anny through torch._dynamo) bundles its own
+    LLVM: loaded after Mesa's llvmpipe has loaded LLVM 15 it segfaults the process. Loaded first,
+    both work, so load it first wherever it is installed."""
+    if importlib.util.find_spec("triton") is not None:
+        importlib.import_module("triton")
+
+
 class Rasteriser:
     """Owns the GL context, programs and per-size framebuffers; not thread-safe."""
 
     def __init__(self) -> None:
+        _load_triton_before_mesa()
         self.ctx = moderngl.create_context(standalone=True, backend="egl")
         self.programs = {
             family: self.ctx.program(vertex_shader=shaders.VERTEX, fragment_shader=shaders.surface_fragment(family))
@@ -154,7 +165,7 @@ class Rasteriser:
         g["u_shadow_texel"] = texel
         g["u_feet"].write(np.asarray(up.scene.foot_points, "f4").tobytes())
         ctx.enable(moderngl.BLEND)
-        ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA
+        ctx.blend_func = moderngl.SRC_ALPHA, moderngl.ONE_MINUS_SRC_ALPHA, moderngl.ZERO, moderngl.ONE  # alpha stays 1
         ctx.depth_mask = False
         self.ground_vao.render()
         ctx.depth_mask = True
