@@ -4,7 +4,6 @@ models' model.py files are a few lines around ``TritonModelBase``."""
 from __future__ import annotations
 
 import logging
-import os
 
 import numpy as np
 
@@ -20,11 +19,9 @@ log = logging.getLogger(__name__)
 
 
 def device(args: dict[str, str]) -> str:
-    """ "cuda:<id>" for a KIND_GPU instance, else "cpu"; EGL follows the same device."""
+    """The torch device of a model instance: cuda:<id> on a KIND_GPU instance, else cpu."""
     if args.get("model_instance_kind") == "GPU":
-        device_id = args.get("model_instance_device_id", "0")
-        os.environ.setdefault("EGL_VISIBLE_DEVICES", device_id)
-        return f"cuda:{device_id}"
+        return f"cuda:{args.get('model_instance_device_id', '0')}"
     return "cpu"
 
 

@@ -8,10 +8,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
 
 from services.render.inference import RenderRunner
-from services.render.triton_backend import TritonModelBase, device
+from services.render.triton_backend import TritonModelBase
 
 
 class TritonPythonModel(TritonModelBase):
     def make_runner(self, args: dict[str, str]) -> RenderRunner:
-        device(args)  # a GPU instance points EGL at its device
         return RenderRunner()
