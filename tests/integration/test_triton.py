@@ -253,3 +253,23 @@ def test_render_dresses_the_body(client):
     albedo = np.median(out["ALBEDO"][0][garment], axis=0)
     assert delta_e2000(albedo, (0xC0, 0x39, 0x2B)) < 4.0
     Image.open(io.BytesIO(model_io.encode_png(out["RGBA"][0])))  # a valid image
+
+
+def test_render_rows_of_one_request_are_each_rendered(client):
+    mesh = row(infer(client, model_io.BODY, body_row(HEAVY)))
+    texture = row(infer(client, model_io.GARMENT_PREP, prep(photo("tee", "stripes", "#1f3a93"))))
+    front = render_row(mesh, texture, 256, 384)
+    back = {**front, "VIEW_YAW": np.array([[180.0]], dtype=np.float32)}
+    both = infer(client, model_io.RENDER, rows(front, back))
+    assert both["RGBA"].shape == (2, 384, 256, 4)
+    alone = infer(client, model_io.RENDER, front)["RGBA"][0]
+    assert np.abs(both["RGBA"][0].astype(int) - alone).mean() < 1.0, "a row renders as it would alone"
+    assert np.abs(both["RGBA"][0].astype(int) - both["RGBA"][1]).mean() > 3.0, "the back view differs"
+
+
+def test_render_names_a_bad_image_size(client):
+    mesh = row(infer(client, model_io.BODY, body_row(SLIM)))
+    texture = row(infer(client, model_io.GARMENT_PREP, prep(photo("tee", "solid", "#c0392b"))))
+    with pytest.raises(InferenceServerException, match="IMAGE_SIZE"):
+        infer(client, model_io.RENDER, render_row(mesh, texture, 20000, 30000))
+    assert client.is_model_ready("render")

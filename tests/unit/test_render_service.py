@@ -23,7 +23,7 @@ from services.render.handlers import (
 from services.render.inference import GarmentPrepRunner, InProcessModel
 from tests.unit.test_render_and_publish_handlers import MemoryStore, incoming
 from twinwear.v1 import events_pb2
-from twinwear_contracts.buckets import FLAT_LAYS_BUCKET, PUBLISHED_BUCKET, RENDERS_BUCKET
+from twinwear_contracts.buckets import BACKGROUNDS_BUCKET, FLAT_LAYS_BUCKET, PUBLISHED_BUCKET, RENDERS_BUCKET
 from twinwear_runtime.faults import PermanentError
 
 RED = (0xC0, 0x39, 0x2B)
@@ -117,6 +117,7 @@ def request(store: MemoryStore, render_id="r1", version=1, flat_lay: bytes | Non
         ),
     )
     defaults = {
+        "pose": "front",
         "garment": events_pb2.Garment(type="t-shirt", sleeve_length="short"),
         "garment_colour": events_pb2.Rgb(r=RED[0], g=RED[1], b=RED[2]),
     }
@@ -125,7 +126,6 @@ def request(store: MemoryStore, render_id="r1", version=1, flat_lay: bytes | Non
         sku="TW-1",
         look_id="look-1",
         product_version=version,
-        pose="front",
         twin=twin,
         images=[events_pb2.ProductImage(role="flat_lay", object=image)],
         size_label="M",
@@ -248,3 +248,23 @@ def test_a_look_is_prepared_once_for_every_twin(pool):
         [outcome] = handle(store, the_models, request(store, render_id=f"r{i}"), pool, textures=textures)
         assert isinstance(outcome.payload, events_pb2.RenderCompleted)
     assert CountingPrep.calls == 1 and len(the_models.render.calls) == 3
+
+
+def test_a_backdrop_image_comes_from_the_backgrounds_bucket(pool):
+    store, the_models = MemoryStore(), models()
+    [missing] = handle(store, the_models, request(store, background="studio/loft.jpg"), pool)
+    assert missing.payload.code == "background_missing" and "studio/loft.jpg" in missing.payload.reason
+    store.put(BACKGROUNDS_BUCKET, "studio/loft.jpg", b"jpeg bytes", "image/jpeg")
+    [done] = handle(store, the_models, request(store, render_id="r2", background="studio/loft.jpg", pose="back"), pool)
+    sent = the_models.render.calls[-1]
+    assert isinstance(done.payload, events_pb2.RenderCompleted)
+    assert bytes(sent["BACKGROUND_IMAGE"][0, 0]) == b"jpeg bytes"
+    assert float(sent["VIEW_YAW"][0, 0]) == 180.0, "the back pose is seen from behind"
+
+
+def test_a_studio_colour_is_passed_as_is(pool):
+    store, the_models = MemoryStore(), models()
+    handle(store, the_models, request(store, background="gradient:#ffffff:#cccccc"), pool)
+    sent = the_models.render.calls[-1]
+    assert model_io.texts(sent["BACKGROUND"][0]) == ["gradient:#ffffff:#cccccc"]
+    assert bytes(sent["BACKGROUND_IMAGE"][0, 0]) == b""
