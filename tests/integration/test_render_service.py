@@ -145,3 +145,24 @@ def test_renders_meet_the_colour_goals(store, models, pool, garment_type, patter
     assert quality.garment_coverage > 0.9
     assert quality.body_through_garment < 0.01
     assert {m.name for m in done.models} == {"garment_prep", "body", "render"}
+
+
+def test_a_turntable_is_stored_as_webp_and_mp4(store, models, pool):
+    req = request(store, draw_flat_lay("tee", "stripes", "#1f3a93", side=480, photo_seed="turntable"))
+    req.turntable = True
+    done = handle(store, models, pool, req)
+    assert isinstance(done, events_pb2.RenderCompleted), done
+    webp = Image.open(io.BytesIO(store.get(done.turntable_webp)))
+    assert webp.n_frames == 24 and webp.size == (512, 768)
+    mp4 = store.get(done.turntable_mp4)
+    assert mp4[4:8] == b"ftyp" and len(mp4) > 10_000
+    assert done.turntable_mp4.key == f"{req.look_id}/{req.render_id}/turntable.mp4"
+
+
+def test_a_cancelled_look_is_skipped_by_a_restarted_consumer(store, models, pool):
+    req = request(store, draw_flat_lay("tee", "solid", "#c0392b", side=320, photo_seed="cancel"))
+    CancelledLooks(store).cancel(req.look_id, req.product_version)
+    fresh = CancelledLooks(store)  # as after a restart: read back from MinIO
+    outcomes = handle_render_requested(incoming(req), store, models, fresh, pool, TextureCache())
+    assert outcomes == []
+    assert not store.exists(RENDERS_BUCKET, f"{req.look_id}/{req.render_id}/master.png")
