@@ -24,6 +24,7 @@ from scipy.optimize import least_squares
 from twinwear_body.model import ANNY_TO_WORLD, PARTS, BodyModel
 from twinwear_body.params import GENDER_OF_SEX, MEASURE_NAMES, PHENOTYPE_LABELS, BodyParams, Measurements, anny_age
 from twinwear_body.tape import SHOULDER_POINT_VERTICES, WAIST_VERTICES, Tape
+from twinwear_body.warm_start import initial_variables
 
 if TYPE_CHECKING:
     import torch
@@ -55,6 +56,15 @@ FITTED_LOCAL_CHANGES = (
 )
 _PRIOR_WEIGHT_MM = 0.3  # residual (mm) per unit of a control's distance from anny's average
 _STEP = 1e-3  # finite-difference step in the optimised variables
+# LM stops as soon as every measure is this close (a tenth of the tolerance), or when its steps stall.
+_CLOSE_ENOUGH_MM = 0.5
+_TOLERANCE = 1e-3
+
+
+class _Converged(Exception):  # a signal out of scipy's LM loop, not an error
+    def __init__(self, variables: np.ndarray) -> None:
+        super().__init__("every measure within tolerance")
+        self.variables = variables
 
 
 class MeasurementError(ValueError):
@@ -193,7 +203,10 @@ class _Problem:
         return np.array([getattr(measures, n) for n in MEASURE_NAMES]) * 10.0
 
     def residuals(self, u: np.ndarray) -> np.ndarray:
-        return np.concatenate([self.measure(self.rest_vertices(u)[0]) - self.target, _PRIOR_WEIGHT_MM * u])
+        off_target = self.measure(self.rest_vertices(u)[0]) - self.target
+        if np.abs(off_target).max() <= _CLOSE_ENOUGH_MM:
+            raise _Converged(u.copy())
+        return np.concatenate([off_target, _PRIOR_WEIGHT_MM * u])
 
     def jacobian(self, u: np.ndarray) -> np.ndarray:
         """Forward differences, all perturbed bodies in one batch."""
@@ -225,10 +238,14 @@ def fit(targets: Measurements, sex: str, age_years: float, model: BodyModel | No
     _validate_person(sex, age_years)
     started = time.perf_counter()
     problem = _Problem(model or _shared_model(), sex, age_years, targets)
-    solution = least_squares(
-        problem.residuals, np.zeros(problem.size), jac=problem.jacobian, method="lm", xtol=1e-6, ftol=1e-6
-    )
-    residual_mm = problem.residuals(solution.x)[: len(MEASURE_NAMES)]
+    start = initial_variables(targets, sex, age_years, problem.size)
+    try:
+        solution = least_squares(
+            problem.residuals, start, jac=problem.jacobian, method="lm", xtol=_TOLERANCE, ftol=_TOLERANCE
+        ).x
+    except _Converged as converged:
+        solution = converged.variables
+    residual_mm = problem.measure(problem.rest_vertices(solution)[0]) - problem.target
     residuals = {name: round(float(r), 2) for name, r in zip(MEASURE_NAMES, residual_mm, strict=True)}
     fitted = Measurements(**{name: float(getattr(targets, name)) + residuals[name] / 10.0 for name in MEASURE_NAMES})
     warnings = [
@@ -236,4 +253,4 @@ def fit(targets: Measurements, sex: str, age_years: float, model: BodyModel | No
         for name, r in residuals.items()
         if abs(r) > TOLERANCE_MM
     ]
-    return FitResult(problem.params(solution.x), fitted, residuals, warnings, time.perf_counter() - started)
+    return FitResult(problem.params(solution), fitted, residuals, warnings, time.perf_counter() - started)
