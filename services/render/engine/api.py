@@ -100,7 +100,8 @@ def _body_surfaces(anat: Anatomy, job: RenderJob, coverage: np.ndarray) -> tuple
     ruddy = (PARTS["hand_l"], PARTS["hand_r"], PARTS["foot_l"], PARTS["foot_r"])
     aux[:, 1] = np.isin(body.parts, ruddy) * 0.5
     aux[:, 1] = np.maximum(aux[:, 1], 0.35 * np.exp(-(((body.vertices[:, 1] - anat.heights["knee"]) / 0.04) ** 2)) * (body.normals[:, 2] > 0.3))
-    region = np.stack([coverage - 0.025, garments.modesty_field(anat)], axis=1).astype(np.float32)
+    # The margin keeps the region off the garment's edges, where one sees into a sleeve or hem.
+    region = np.stack([coverage - 0.04, garments.modesty_field(anat)], axis=1).astype(np.float32)
     skin_rgb = tuple(c / 255 for c in job.skin_rgb)
     zeros_uv = np.zeros((len(body.vertices), 2), np.float32)
     ones = np.ones(len(body.vertices), np.float32)

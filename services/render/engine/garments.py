@@ -179,7 +179,8 @@ def neckline(anat: Anatomy, depth_front: float, width: float, raise_m: float = 0
     v = anat.v
     base = anat.neck_base
     front = np.clip((v[:, 2] - base[2]) / 0.04 + 0.5, 0.0, 1.0)
-    scoop = depth_front * np.exp(-(((v[:, 0] - base[0]) / width) ** 2)) * front
+    # A U: flat at the bottom, rising steeply to the width (a crew neck is a shallow one).
+    scoop = depth_front * np.clip(1.0 - ((v[:, 0] - base[0]) / width) ** 4, 0.0, 1.0) * front
     return (base[1] + raise_m - scoop) - v[:, 1]
 
 
@@ -339,7 +340,9 @@ class Layer:
     cut: np.ndarray  # (N,) over all body vertices
     offset: np.ndarray  # (N,) along the normal
     displacement: np.ndarray  # (N, 3) drape
-    uv_px: np.ndarray | None  # (N, 2) flat-lay pixels (product only)
+    # (N, 2) flat-lay pixels along sleeves (product only), NaN elsewhere: the rest is projected
+    # from the front at the garment's final position, so stripes stay level however it drapes.
+    uv_px: np.ndarray | None
     material: Material
     colour: tuple[float, float, float]
     weave: Weave
@@ -366,7 +369,8 @@ def to_surface(anat: Anatomy, layer: Layer, tex_map: TextureMap | None) -> Surfa
     sub_faces = remap[faces].astype(np.int32)
     normals = vertex_normals(pos, sub_faces)
     if layer.uv_px is not None and tex_map is not None:
-        uvs = tex_map.normalise(layer.uv_px[used])
+        sleeve = layer.uv_px[used]
+        uvs = tex_map.normalise(np.where(np.isnan(sleeve), tex_map.planar(pos), sleeve))
     else:
         uvs = np.zeros((len(used), 2), np.float32)
     aux = np.zeros((len(used), 4), np.float32)
@@ -388,9 +392,9 @@ def to_surface(anat: Anatomy, layer: Layer, tex_map: TextureMap | None) -> Surfa
 
 def top_cut(anat: Anatomy, garment_type: str, sleeve: str, hem_y: float) -> np.ndarray:
     necklines = {
-        "tank": (0.09, 0.09, 0.0),
+        "tank": (0.1, 0.1, 0.0),
         "shirt": (0.025, 0.05, 0.03),
-        "jacket": (0.12, 0.05, 0.035),
+        "jacket": (0.16, 0.06, 0.035),
         "knitwear": (0.015, 0.06, 0.015),
         "dress": (0.06, 0.08, 0.0),
     }
@@ -398,9 +402,11 @@ def top_cut(anat: Anatomy, garment_type: str, sleeve: str, hem_y: float) -> np.n
     reach = sleeve_reach(anat, sleeve)
     cut = np.minimum(neckline(anat, depth, width, raise_m), anat.v[:, 1] - hem_y)
     cut = np.minimum(cut, reach - anat.arm_coordinate)
-    if garment_type == "tank":  # straps: the shoulder is bare beyond a strap's width
-        strap = 0.035 - np.abs(np.abs(anat.v[:, 0]) - 0.5 * abs(anat.arms["l"].points[0, 0]))
-        cut = np.where(anat.v[:, 1] > anat.heights["chest"] + 0.03, np.minimum(cut, strap), cut)
+    if garment_type == "tank":  # armholes: the shoulder is bare outside a strap's width
+        shoulder_x = 0.5 * (abs(anat.arms["l"].points[0, 0]) + abs(anat.arms["r"].points[0, 0]))
+        armpit_y = anat.shoulder_y - 0.09
+        x_limit = shoulder_x - 0.035 + 2.5 * np.maximum(0.0, armpit_y - anat.v[:, 1])
+        cut = np.minimum(cut, x_limit - np.abs(anat.v[:, 0]))
     hands_feet = np.isin(anat.parts, (PARTS["hand_l"], PARTS["hand_r"], PARTS["head"]))
     return np.where(hands_feet, np.minimum(cut, -0.01), cut)
 
@@ -427,7 +433,7 @@ def modesty_field(anat: Anatomy) -> np.ndarray:
     h = anat.heights
     v = anat.v
     trunk = np.isin(anat.parts, (PARTS["torso"], PARTS["pelvis"]))
-    chest = np.minimum(v[:, 1] - (h["underbust"] - 0.02), h["chest"] + 0.03 - v[:, 1])
+    chest = np.minimum(v[:, 1] - (h["underbust"] - 0.02), h["chest"] + 0.015 - v[:, 1])
     front_chest = np.where(np.abs(v[:, 0]) < 0.5 * abs(anat.arms["l"].points[0, 0]), chest, -1.0)
     pelvis = np.minimum(v[:, 1] - (h["crotch"] + 0.02), h["hip"] + 0.02 - v[:, 1])
     inner = np.abs(v[:, 0]) < 0.6 * abs(anat.legs["l"].points[0, 0])
@@ -518,7 +524,7 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
     trunk_mask = np.isin(anat.parts, (PARTS["torso"], PARTS["pelvis"], PARTS["neck"]))
     hang_mask = trunk_mask | np.isin(anat.parts, (PARTS["thigh_l"], PARTS["thigh_r"]))
 
-    uv_px = tex_map.planar(anat.v)
+    uv_px = np.full((len(anat.v), 2), np.nan)
     if gtype in TOPS or gtype == "dress":
         sleeve = job.sleeve_length or DEFAULT_SLEEVE[gtype]
         reach = sleeve_reach(anat, sleeve)
@@ -542,6 +548,8 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
             coverage = np.maximum(cut, _cone_coverage(anat, hem_y))
         else:
             surfaces.append(_base_trousers(anat))
+            if gtype == "jacket":  # a plain tee shows in the jacket's neckline
+                surfaces.append(_base_top(anat))
     else:  # bottoms
         waist_top = anat.heights["waist"] + 0.01
         if gtype == "skirt":
@@ -558,7 +566,7 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
             layer = Layer(cut, anat.smooth(off, 4), np.zeros_like(anat.v), uv_px, Material.GARMENT, colour, weave, fit.tension, fit.looseness, True, 6)
             surfaces.append(to_surface(anat, layer, tex_map))
             coverage = cut
-        surfaces.append(_base_top(anat, untucked=gtype != "skirt"))
+        surfaces.append(_base_top(anat))  # tucked in: the product's waistband shows
     surfaces.append(_underwear(anat))
     surfaces.extend(_shoes(anat))
     return surfaces, coverage
@@ -576,9 +584,10 @@ def _sleeve_uvs(anat: Anatomy, lm: dict[str, np.ndarray], reach: float) -> np.nd
     # The wearer's right arm is on the image's left.
     for side, img in (("r", "left"), ("l", "right")):
         chain = anat.arms[side]
-        start, end = lm[f"shoulder_{img}"], lm[f"sleeve_end_{img}"]
-        armpit = lm[f"armpit_{img}"]
-        half = 0.5 * float(np.linalg.norm(armpit - start))
+        shoulder, end, armpit = lm[f"shoulder_{img}"], lm[f"sleeve_end_{img}"], lm[f"armpit_{img}"]
+        # The sleeve's centre line starts between the shoulder seam and the underarm.
+        start = (shoulder + armpit) / 2
+        half = 0.3 * float(np.linalg.norm(armpit - shoulder))
         axis_end = chain.points[1] if reach <= chain.lengths[0] else chain.points[2]
         mine = anat.arm_side == (0 if side == "l" else 1)
         uv[mine] = limb_uvs(anat.v[mine], anat.arm_coordinate[mine], reach, (chain.points[0], axis_end - chain.points[0]), start, end, half)
@@ -594,12 +603,10 @@ def _base_trousers(anat: Anatomy) -> Surface:
     return to_surface(anat, _plain_layer(cut, 0.008, BASE_TROUSERS_RGB, Weave.SUITING), None)
 
 
-def _base_top(anat: Anatomy, untucked: bool) -> Surface:
+def _base_top(anat: Anatomy) -> Surface:
+    """A plain tee, tucked in (under the product's waistband, or under a jacket)."""
     cut = top_cut(anat, "t-shirt", "short", anat.heights["hip"] + 0.02)
-    # Over the waistband of trousers and shorts; tucked into a skirt.
-    off = np.where(untucked & (anat.v[:, 1] < anat.heights["waist"] + 0.08), 0.022, 0.004)
-    drape = hang_out(anat, np.isin(anat.parts, (PARTS["torso"],)), anat.heights["chest"], 0.3 if untucked else 0.0)
-    layer = Layer(cut, anat.smooth(off, 2), drape, None, Material.CLOTH, BASE_TOP_RGB, Weave.JERSEY)
+    layer = Layer(cut, np.full(len(cut), 0.004), np.zeros_like(anat.v), None, Material.CLOTH, BASE_TOP_RGB, Weave.JERSEY, smoothing=4)
     return to_surface(anat, layer, None)
 
 

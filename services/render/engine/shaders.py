@@ -265,7 +265,7 @@ void main() {
 #if MATERIAL == 1
     colour *= sss.r;
 #endif
-    colour = colour / (1.0 + 0.25 * colour);  // soft shoulder: highlights roll off, never clip flat
+    colour = 0.95 * colour / (1.0 + 0.3 * colour);  // soft shoulder: highlights roll off, never clip flat
     o_colour = vec4(to_srgb(colour), 1.0);
     o_albedo = vec4(albedo_srgb, 1.0);
     o_ids = vec4(u_product, skin * float(!inside), hair ? 1.0 : 0.0, 1.0);
