@@ -19,6 +19,7 @@ figures use both cores of this machine. On a GPU machine the same code runs on t
 from __future__ import annotations
 
 import argparse
+import os
 import resource
 import statistics
 import time
@@ -50,6 +51,61 @@ def flat_texture(garment_type: str) -> GarmentTexture:
     return GarmentTexture(rgba, {}, (60, 90, 150))
 
 
+class Bench:
+    """One size's jobs: body, render, encode, each timed."""
+
+    def __init__(
+        self, model: BodyModel, renderer: Renderer, params: list[BodyParams], rest: list, width: int, height: int
+    ) -> None:
+        self.model, self.renderer, self.params, self.rest = model, renderer, params, rest
+        self.width, self.height = width, height
+        self.stages: dict[str, list[float]] = {
+            k: [] for k in ("body", "garment fit", "raster", "masks", "encode", "render", "job")
+        }
+
+    def one(self, i: int) -> None:
+        j0 = time.perf_counter()
+        body = self.model.mesh(self.params[i % len(self.params)], "front")
+        b1 = time.perf_counter()
+        gtype = TYPES[i % len(TYPES)]
+        job = RenderJob(
+            body=body,
+            rest_measurements=self.rest[i % len(self.rest)],
+            garment_type=gtype,
+            sleeve_length="",
+            length="",
+            size=None,
+            texture=flat_texture(gtype),
+            skin_rgb=(160, 126, 86),
+            monk_skin_tone=6,
+            hairstyle=HAIR[i % len(HAIR)],
+            hair_colour=(50, 35, 25),
+            eye_colour=(80, 60, 40),
+            width=self.width,
+            height=self.height,
+        )
+        r0 = time.perf_counter()
+        result = self.renderer.render(job)
+        r1 = time.perf_counter()
+        bgra = cv2.cvtColor(result.rgba, cv2.COLOR_RGBA2BGRA)
+        ok, _png = cv2.imencode(".png", bgra, [cv2.IMWRITE_PNG_COMPRESSION, 1])
+        assert ok
+        e1 = time.perf_counter()
+        t = result.timings_ms
+        self.stages["body"].append((b1 - j0) * 1e3)
+        self.stages["garment fit"].append(t["garment_fit"] + t["hair_face"])
+        self.stages["raster"].append(t["upload"] + t["raster"])
+        self.stages["masks"].append(t["masks"])
+        self.stages["encode"].append((e1 - r1) * 1e3)
+        self.stages["render"].append((r1 - r0) * 1e3)
+        self.stages["job"].append((e1 - j0) * 1e3)
+
+
+def _cpu_s() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--renders", type=int, default=6, help="renders per size")
@@ -69,55 +125,25 @@ def main() -> None:
 
     for size in args.sizes.split(","):
         width, height = (int(x) for x in size.split("x"))
-        stages: dict[str, list[float]] = {k: [] for k in ("body", "garment fit", "raster", "masks", "encode", "render", "job")}
-
-        def one(i: int, record: bool) -> None:
-            j0 = time.perf_counter()
-            body = model.mesh(params[i % len(params)], "front")
-            b1 = time.perf_counter()
-            gtype = TYPES[i % len(TYPES)]
-            job = RenderJob(
-                body=body,
-                rest_measurements=rest[i % len(rest)],
-                garment_type=gtype,
-                sleeve_length="",
-                length="",
-                size=None,
-                texture=flat_texture(gtype),
-                skin_rgb=(160, 126, 86),
-                monk_skin_tone=6,
-                hairstyle=HAIR[i % len(HAIR)],
-                hair_colour=(50, 35, 25),
-                eye_colour=(80, 60, 40),
-                width=width,
-                height=height,
-            )
-            r0 = time.perf_counter()
-            result = renderer.render(job)
-            r1 = time.perf_counter()
-            ok, _png = cv2.imencode(".png", cv2.cvtColor(result.rgba, cv2.COLOR_RGBA2BGRA), [cv2.IMWRITE_PNG_COMPRESSION, 1])
-            assert ok
-            e1 = time.perf_counter()
-            if record:
-                t = result.timings_ms
-                stages["body"].append((b1 - j0) * 1e3)
-                stages["garment fit"].append(t["garment_fit"] + t["hair_face"])
-                stages["raster"].append(t["upload"] + t["raster"])
-                stages["masks"].append(t["masks"])
-                stages["encode"].append((e1 - r1) * 1e3)
-                stages["render"].append((r1 - r0) * 1e3)
-                stages["job"].append((e1 - j0) * 1e3)
-
-        one(0, record=False)  # warm-up: shader compilation, framebuffers
-        wall0 = time.perf_counter()
+        bench = Bench(model, renderer, params, rest, width, height)
+        bench.one(0)  # warm-up: shader compilation, framebuffers
+        bench.stages = {k: [] for k in bench.stages}
+        wall0, cpu0 = time.perf_counter(), _cpu_s()
         for i in range(args.renders):
-            one(i, record=True)
-        wall = time.perf_counter() - wall0
-        print(f"\n{width}x{height}: {args.renders} renders ({', '.join(TYPES[i % len(TYPES)] for i in range(args.renders))})")
-        for name, values in stages.items():
-            print(f"  {name:12s} mean {statistics.mean(values):8.1f} ms   p50 {statistics.median(values):8.1f} ms   max {max(values):8.1f} ms")
-        print(f"  renders/s (renderer alone): {1e3 / statistics.mean(stages['render']):.2f}")
+            bench.one(i)
+        wall, cpu = time.perf_counter() - wall0, _cpu_s() - cpu0
+        kinds = ", ".join(TYPES[i % len(TYPES)] for i in range(args.renders))
+        print(f"\n{width}x{height}: {args.renders} renders ({kinds})")
+        for name, values in bench.stages.items():
+            mean, p50 = statistics.mean(values), statistics.median(values)
+            print(f"  {name:12s} mean {mean:8.1f} ms   p50 {p50:8.1f} ms   max {max(values):8.1f} ms")
+        print(f"  renders/s (renderer alone): {1e3 / statistics.mean(bench.stages['render']):.2f}")
         print(f"  renders/s (whole job: body + render + encode): {args.renders / wall:.2f}")
+        cores = os.cpu_count() or 1
+        per_job = cpu / args.renders
+        bound = cores / per_job
+        print(f"  CPU per whole job {per_job:.2f} s (all threads): at most {bound:.2f} jobs/s on {cores} free cores")
+        print(f"  load average during the run: {os.getloadavg()[0]:.1f} (other processes share these cores)")
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"\npeak RSS {peak_mb:.0f} MiB (body model, renderer and framebuffers included)")
 

@@ -279,11 +279,15 @@ class TextureMap:
         return (px / np.array(self.size)).astype(np.float32)
 
 
-def trunk_map(anat: Anatomy, lm: dict[str, np.ndarray], garment_type: str, hem_y: float, size: tuple[int, int]) -> TextureMap:
+def trunk_map(
+    anat: Anatomy, lm: dict[str, np.ndarray], garment_type: str, hem_y: float, size: tuple[int, int]
+) -> TextureMap:
     if garment_type in BOTTOMS:
         left, right = lm["waist_left"], lm["waist_right"]
         waist = anat.v[np.abs(anat.v[:, 1] - anat.heights["waist"]) < 0.01]
-        trunk_waist = waist[np.isin(anat.parts[np.abs(anat.v[:, 1] - anat.heights["waist"]) < 0.01], (PARTS["torso"], PARTS["pelvis"]))]
+        trunk_waist = waist[
+            np.isin(anat.parts[np.abs(anat.v[:, 1] - anat.heights["waist"]) < 0.01], (PARTS["torso"], PARTS["pelvis"]))
+        ]
         xr, xl = trunk_waist[:, 0].min(), trunk_waist[:, 0].max()
         y_top, tex_top = anat.heights["waist"], (left[1] + right[1]) / 2
     else:
@@ -482,7 +486,9 @@ def cone(
     idx = np.arange(n_rings * n_theta).reshape(n_rings, n_theta)
     a, b = idx[:-1], np.roll(idx[:-1], -1, axis=1)
     c, d = idx[1:], np.roll(idx[1:], -1, axis=1)
-    faces = np.concatenate([np.stack([a, c, b], -1).reshape(-1, 3), np.stack([b, c, d], -1).reshape(-1, 3)]).astype(np.int32)
+    faces = np.concatenate([np.stack([a, c, b], -1).reshape(-1, 3), np.stack([b, c, d], -1).reshape(-1, 3)]).astype(
+        np.int32
+    )
     normals = vertex_normals(pos, faces)
     cut = np.full(len(pos), 1.0, np.float32)
     cut[idx[-1].ravel()] = 0.0005  # hem band in the shader
@@ -537,14 +543,30 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
         arm_mask = np.isin(anat.parts, [p for parts in ARM_PARTS.values() for p in parts])
         base_off = np.full(len(anat.v), offset) + limb_flare(anat, arm_mask, anat.arm_coordinate, fit.looseness)
         # Over the base trousers' waistband at least.
-        base_off = np.where(anat.v[:, 1] < anat.heights["waist"] + 0.06, np.maximum(base_off, 0.012 + thickness), base_off)
+        base_off = np.where(
+            anat.v[:, 1] < anat.heights["waist"] + 0.06, np.maximum(base_off, 0.012 + thickness), base_off
+        )
         anchor = anat.heights["chest"] + 0.06 if gtype != "jacket" else anat.shoulder_y
         disp = hang_out(anat, hang_mask, anchor, fit.looseness if gtype != "dress" else fit.looseness * 0.5)
-        layer = Layer(cut, anat.smooth(base_off, 4), disp, uv_px, Material.GARMENT, colour, weave, fit.tension, fit.looseness, True, 6)
+        layer = Layer(
+            cut,
+            anat.smooth(base_off, 4),
+            disp,
+            uv_px,
+            Material.GARMENT,
+            colour,
+            weave,
+            fit.tension,
+            fit.looseness,
+            True,
+            6,
+        )
         surfaces.append(to_surface(anat, layer, tex_map))
         coverage = cut
         if gtype == "dress":
-            surfaces.append(cone(anat, anat.heights["waist"], hem_y, offset + 0.002, fit.looseness, tex_map, colour, weave))
+            surfaces.append(
+                cone(anat, anat.heights["waist"], hem_y, offset + 0.002, fit.looseness, tex_map, colour, weave)
+            )
             coverage = np.maximum(cut, _cone_coverage(anat, hem_y))
         else:
             surfaces.append(_base_trousers(anat))
@@ -555,15 +577,40 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
         if gtype == "skirt":
             band = np.minimum(waist_top - anat.v[:, 1], anat.v[:, 1] - (anat.heights["waist"] - 0.03))
             band = np.where(trunk_mask, band, -0.05)
-            layer = Layer(band, np.full(len(anat.v), offset + 0.004), np.zeros_like(anat.v), uv_px, Material.GARMENT, colour, weave, fit.tension, 0.0, True)
+            layer = Layer(
+                band,
+                np.full(len(anat.v), offset + 0.004),
+                np.zeros_like(anat.v),
+                uv_px,
+                Material.GARMENT,
+                colour,
+                weave,
+                fit.tension,
+                0.0,
+                True,
+            )
             surfaces.append(to_surface(anat, layer, tex_map))
-            surfaces.append(cone(anat, anat.heights["waist"] - 0.01, hem_y, offset + 0.004, fit.looseness, tex_map, colour, weave))
+            surfaces.append(
+                cone(anat, anat.heights["waist"] - 0.01, hem_y, offset + 0.004, fit.looseness, tex_map, colour, weave)
+            )
             coverage = np.maximum(band, _cone_coverage(anat, hem_y))
         else:
             cut = bottom_cut(anat, waist_top, hem_y)
             leg_mask = np.isin(anat.parts, [p for parts in LEG_PARTS.values() for p in parts])
             off = np.full(len(anat.v), offset + 0.002) + limb_flare(anat, leg_mask, anat.leg_coordinate, fit.looseness)
-            layer = Layer(cut, anat.smooth(off, 4), np.zeros_like(anat.v), uv_px, Material.GARMENT, colour, weave, fit.tension, fit.looseness, True, 6)
+            layer = Layer(
+                cut,
+                anat.smooth(off, 4),
+                np.zeros_like(anat.v),
+                uv_px,
+                Material.GARMENT,
+                colour,
+                weave,
+                fit.tension,
+                fit.looseness,
+                True,
+                6,
+            )
             surfaces.append(to_surface(anat, layer, tex_map))
             coverage = cut
         surfaces.append(_base_top(anat))  # tucked in: the product's waistband shows
@@ -590,11 +637,25 @@ def _sleeve_uvs(anat: Anatomy, lm: dict[str, np.ndarray], reach: float) -> np.nd
         half = 0.3 * float(np.linalg.norm(armpit - shoulder))
         axis_end = chain.points[1] if reach <= chain.lengths[0] else chain.points[2]
         mine = anat.arm_side == (0 if side == "l" else 1)
-        uv[mine] = limb_uvs(anat.v[mine], anat.arm_coordinate[mine], reach, (chain.points[0], axis_end - chain.points[0]), start, end, half)
+        uv[mine] = limb_uvs(
+            anat.v[mine],
+            anat.arm_coordinate[mine],
+            reach,
+            (chain.points[0], axis_end - chain.points[0]),
+            start,
+            end,
+            half,
+        )
     return uv
 
 
-def _plain_layer(cut: np.ndarray, offset: float, colour: tuple[float, float, float], weave: Weave, material: Material = Material.CLOTH) -> Layer:
+def _plain_layer(
+    cut: np.ndarray,
+    offset: float,
+    colour: tuple[float, float, float],
+    weave: Weave,
+    material: Material = Material.CLOTH,
+) -> Layer:
     return Layer(cut, np.full(len(cut), offset), np.zeros((len(cut), 3)), None, material, colour, weave)
 
 
@@ -606,7 +667,16 @@ def _base_trousers(anat: Anatomy) -> Surface:
 def _base_top(anat: Anatomy) -> Surface:
     """A plain tee, tucked in (under the product's waistband, or under a jacket)."""
     cut = top_cut(anat, "t-shirt", "short", anat.heights["hip"] + 0.02)
-    layer = Layer(cut, np.full(len(cut), 0.004), np.zeros_like(anat.v), None, Material.CLOTH, BASE_TOP_RGB, Weave.JERSEY, smoothing=4)
+    layer = Layer(
+        cut,
+        np.full(len(cut), 0.004),
+        np.zeros_like(anat.v),
+        None,
+        Material.CLOTH,
+        BASE_TOP_RGB,
+        Weave.JERSEY,
+        smoothing=4,
+    )
     return to_surface(anat, layer, None)
 
 
@@ -634,5 +704,17 @@ def _shoes(anat: Anatomy) -> list[Surface]:
         pos = pts + normals * np.where(pts[:, 1] < 0.01, 0.0, 0.004)[:, None]
         n = len(pos)
         cut = (top - pos[:, 1]).astype(np.float32)
-        shoes.append(Surface(pos.astype(np.float32), normals, np.zeros((n, 2), np.float32), cut, np.zeros((n, 4), np.float32), faces.astype(np.int32), Material.SHOE, SHOE_RGB, Weave.SUITING))
+        shoes.append(
+            Surface(
+                pos.astype(np.float32),
+                normals,
+                np.zeros((n, 2), np.float32),
+                cut,
+                np.zeros((n, 4), np.float32),
+                faces.astype(np.int32),
+                Material.SHOE,
+                SHOE_RGB,
+                Weave.SUITING,
+            )
+        )
     return shoes

@@ -66,12 +66,31 @@ def _shell(anat: Anatomy, thickness: float, curl: float, fringe: float, colour: 
         centre = anat.head["centre"] + np.array([0.0, 0.01, -0.01])
         radial = pos - centre
         dist = np.linalg.norm(radial, axis=1, keepdims=True)
-        target = centre + radial / dist * np.maximum(dist, float(anat.head["radius"].max()) + thickness * bumps[:, None])
+        target = centre + radial / dist * np.maximum(
+            dist, float(anat.head["radius"].max()) + thickness * bumps[:, None]
+        )
         pos = pos + (target - pos) * grow[:, None]
     sub = remap[faces].astype(np.int32)
     rel = v - anat.head["centre"]
-    aux = np.stack([np.arctan2(rel[:, 0], rel[:, 2]), np.full(len(v), curl), np.clip(1 - rel[:, 1] / 0.12, 0, 1), np.zeros(len(v))], axis=1)
-    return Surface(pos.astype(np.float32), vertex_normals(pos, sub), np.zeros((len(v), 2), np.float32), cut.astype(np.float32), aux.astype(np.float32), sub, Material.HAIR, colour)
+    aux = np.stack(
+        [
+            np.arctan2(rel[:, 0], rel[:, 2]),
+            np.full(len(v), curl),
+            np.clip(1 - rel[:, 1] / 0.12, 0, 1),
+            np.zeros(len(v)),
+        ],
+        axis=1,
+    )
+    return Surface(
+        pos.astype(np.float32),
+        vertex_normals(pos, sub),
+        np.zeros((len(v), 2), np.float32),
+        cut.astype(np.float32),
+        aux.astype(np.float32),
+        sub,
+        Material.HAIR,
+        colour,
+    )
 
 
 def _grid_faces(rows: int, cols: int, wrap: bool) -> np.ndarray:
@@ -79,7 +98,9 @@ def _grid_faces(rows: int, cols: int, wrap: bool) -> np.ndarray:
     right = np.roll(idx, -1, axis=1) if wrap else idx[:, 1:]
     left = idx if wrap else idx[:, :-1]
     a, b, c, d = left[:-1], right[:-1], left[1:], right[1:]
-    return np.concatenate([np.stack([a, c, b], -1).reshape(-1, 3), np.stack([b, c, d], -1).reshape(-1, 3)]).astype(np.int32)
+    return np.concatenate([np.stack([a, c, b], -1).reshape(-1, 3), np.stack([b, c, d], -1).reshape(-1, 3)]).astype(
+        np.int32
+    )
 
 
 def _curtain(anat: Anatomy, bottom: str, thickness: float, curl: float, colour: tuple[float, float, float]) -> Surface:
@@ -87,7 +108,11 @@ def _curtain(anat: Anatomy, bottom: str, thickness: float, curl: float, colour: 
     is below (neck, shoulders, back) without entering it."""
     head = anat.head
     s = float(head["scale"])
-    ends = {"jaw": head["mouth"][1] - 0.025 * s, "shoulder": anat.shoulder_y - 0.04, "chest": anat.heights["chest"] - 0.02}
+    ends = {
+        "jaw": head["mouth"][1] - 0.025 * s,
+        "shoulder": anat.shoulder_y - 0.04,
+        "chest": anat.heights["chest"] - 0.02,
+    }
     y_end = ends[bottom]
     y_top = head["top"][1] - 0.012 * s
     open_front = math.radians(62 if bottom == "jaw" else 72)
@@ -115,7 +140,9 @@ def _curtain(anat: Anatomy, bottom: str, thickness: float, curl: float, colour: 
     drop = (y_top - ys)[:, None]
     wave = curl * 0.01 * np.sin(drop * 38.0 + az[None] * 2.0)
     # Volume: hair stands off the head a little more with every centimetre it falls.
-    flare = (0.012 + 0.02 * curl) * np.clip((drop - 0.03) / 0.12, 0.0, 1.0) + 0.015 * np.clip((drop - 0.15) / 0.2, 0.0, 1.0)
+    flare = (0.012 + 0.02 * curl) * np.clip((drop - 0.03) / 0.12, 0.0, 1.0) + 0.015 * np.clip(
+        (drop - 0.15) / 0.2, 0.0, 1.0
+    )
     # A bob's ends turn under; longer hair just falls.
     tuck = 0.012 * np.clip(1.0 - (ys - y_end) / 0.03, 0.0, 1.0)[:, None] if bottom == "jaw" else 0.0
     radius = radius + thickness + 0.003 + wave + flare - tuck
@@ -134,8 +161,25 @@ def _curtain(anat: Anatomy, bottom: str, thickness: float, curl: float, colour: 
     edge = (math.pi - open_front) - 0.05 * np.sin(y * 180.0) - 0.04 * np.sin(y * 410.0 + 1.0)
     cut = np.minimum(y - y_end - ragged - 0.02, np.minimum(allowed, edge) - from_back) * 0.1
     cut = np.minimum(cut, y - y_end - ragged - 0.02)
-    aux = np.stack([np.broadcast_to(az[None], x.shape), np.full(x.shape, curl), np.broadcast_to(np.clip(drop / max(y_top - y_end, 1e-3), 0, 1), x.shape), np.zeros(x.shape)], axis=-1)
-    return Surface(pos.astype(np.float32), vertex_normals(pos, faces), np.zeros((len(pos), 2), np.float32), cut.ravel().astype(np.float32), aux.reshape(-1, 4).astype(np.float32), faces, Material.HAIR, colour)
+    aux = np.stack(
+        [
+            np.broadcast_to(az[None], x.shape),
+            np.full(x.shape, curl),
+            np.broadcast_to(np.clip(drop / max(y_top - y_end, 1e-3), 0, 1), x.shape),
+            np.zeros(x.shape),
+        ],
+        axis=-1,
+    )
+    return Surface(
+        pos.astype(np.float32),
+        vertex_normals(pos, faces),
+        np.zeros((len(pos), 2), np.float32),
+        cut.ravel().astype(np.float32),
+        aux.reshape(-1, 4).astype(np.float32),
+        faces,
+        Material.HAIR,
+        colour,
+    )
 
 
 def _tube(path: np.ndarray, radii: np.ndarray, colour: tuple[float, float, float], twist: float) -> Surface:
@@ -152,8 +196,25 @@ def _tube(path: np.ndarray, radii: np.ndarray, colour: tuple[float, float, float
     pos = (path[:, None] + ring * radii[:, None, None]).reshape(-1, 3)
     faces = _grid_faces(len(path), n_a, wrap=True)
     t = np.linspace(0, 1, len(path))
-    aux = np.stack([(ang[None] + twist * t[:, None] * 6.0) * np.ones((len(path), 1)), np.zeros((len(path), n_a)), t[:, None] * np.ones((1, n_a)), np.zeros((len(path), n_a))], axis=-1)
-    return Surface(pos.astype(np.float32), vertex_normals(pos, faces), np.zeros((len(pos), 2), np.float32), np.ones(len(pos), np.float32), aux.reshape(-1, 4).astype(np.float32), faces, Material.HAIR, colour)
+    aux = np.stack(
+        [
+            (ang[None] + twist * t[:, None] * 6.0) * np.ones((len(path), 1)),
+            np.zeros((len(path), n_a)),
+            t[:, None] * np.ones((1, n_a)),
+            np.zeros((len(path), n_a)),
+        ],
+        axis=-1,
+    )
+    return Surface(
+        pos.astype(np.float32),
+        vertex_normals(pos, faces),
+        np.zeros((len(pos), 2), np.float32),
+        np.ones(len(pos), np.float32),
+        aux.reshape(-1, 4).astype(np.float32),
+        faces,
+        Material.HAIR,
+        colour,
+    )
 
 
 def _bun(anat: Anatomy, colour: tuple[float, float, float]) -> Surface:
