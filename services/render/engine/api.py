@@ -99,18 +99,33 @@ def _body_surfaces(anat: Anatomy, job: RenderJob, coverage: np.ndarray) -> tuple
     aux[:, 0] = body.parts == PARTS["head"]
     ruddy = (PARTS["hand_l"], PARTS["hand_r"], PARTS["foot_l"], PARTS["foot_r"])
     aux[:, 1] = np.isin(body.parts, ruddy) * 0.5
-    aux[:, 1] = np.maximum(aux[:, 1], 0.35 * np.exp(-(((body.vertices[:, 1] - anat.heights["knee"]) / 0.04) ** 2)) * (body.normals[:, 2] > 0.3))
-    region = np.stack([coverage - 0.025, garments.modesty_field(anat)], axis=1).astype(np.float32)
+    aux[:, 1] = np.maximum(
+        aux[:, 1],
+        0.35 * np.exp(-(((body.vertices[:, 1] - anat.heights["knee"]) / 0.04) ** 2)) * (body.normals[:, 2] > 0.3),
+    )
+    # The margin keeps the region off the garment's edges, where one sees into a sleeve or hem.
+    region = np.stack([coverage - 0.04, garments.modesty_field(anat)], axis=1).astype(np.float32)
     skin_rgb = tuple(c / 255 for c in job.skin_rgb)
     zeros_uv = np.zeros((len(body.vertices), 2), np.float32)
     ones = np.ones(len(body.vertices), np.float32)
-    skin = Surface(body.vertices, body.normals, zeros_uv, ones, aux, body.faces[~eye_faces], Material.SKIN, skin_rgb, region=region)
+    skin = Surface(
+        body.vertices, body.normals, zeros_uv, ones, aux, body.faces[~eye_faces], Material.SKIN, skin_rgb, region=region
+    )
     eye_aux = np.zeros_like(aux)
     for part in eye_parts:
         mine = body.parts == part
         if mine.any():
             eye_aux[mine, :3] = body.vertices[mine].mean(axis=0)
-    eyes = Surface(body.vertices, body.normals, zeros_uv, ones, eye_aux, body.faces[eye_faces], Material.EYE, tuple(c / 255 for c in job.eye_colour))
+    eyes = Surface(
+        body.vertices,
+        body.normals,
+        zeros_uv,
+        ones,
+        eye_aux,
+        body.faces[eye_faces],
+        Material.EYE,
+        tuple(c / 255 for c in job.eye_colour),
+    )
     return skin, eyes
 
 
@@ -171,7 +186,9 @@ class Renderer:
         try:
             for yaw in yaws:
                 camera = frame_figure(*prepared.scene.bounds, yaw, aspect)
-                frames.append(self.raster.draw(up, camera, studio_lights(yaw), background, prepared.face, (job.width, job.height)))
+                frames.append(
+                    self.raster.draw(up, camera, studio_lights(yaw), background, prepared.face, (job.width, job.height))
+                )
         finally:
             up.release()
         return frames, t_upload, (time.perf_counter() - t0) * 1e3 - t_upload
@@ -185,7 +202,12 @@ class Renderer:
         body_mask = np.where(ids[..., 1] > 127, 255, 0).astype(np.uint8)
         region_mask = np.where(frame.regions[..., 0] > 127, 255, 0).astype(np.uint8)
         modesty_mask = np.where(frame.regions[..., 1] > 127, 255, 0).astype(np.uint8)
-        timings = {**prepared.timings, "upload": t_upload, "raster": t_raster, "masks": (time.perf_counter() - t0) * 1e3}
+        timings = {
+            **prepared.timings,
+            "upload": t_upload,
+            "raster": t_raster,
+            "masks": (time.perf_counter() - t0) * 1e3,
+        }
         return RenderResult(frame.colour, frame.albedo, garment_mask, body_mask, region_mask, timings, modesty_mask)
 
     def turntable(self, job: RenderJob, frames: int = 24) -> list[np.ndarray]:

@@ -179,7 +179,8 @@ def neckline(anat: Anatomy, depth_front: float, width: float, raise_m: float = 0
     v = anat.v
     base = anat.neck_base
     front = np.clip((v[:, 2] - base[2]) / 0.04 + 0.5, 0.0, 1.0)
-    scoop = depth_front * np.exp(-(((v[:, 0] - base[0]) / width) ** 2)) * front
+    # A U: flat at the bottom, rising steeply to the width (a crew neck is a shallow one).
+    scoop = depth_front * np.clip(1.0 - ((v[:, 0] - base[0]) / width) ** 4, 0.0, 1.0) * front
     return (base[1] + raise_m - scoop) - v[:, 1]
 
 
@@ -278,11 +279,15 @@ class TextureMap:
         return (px / np.array(self.size)).astype(np.float32)
 
 
-def trunk_map(anat: Anatomy, lm: dict[str, np.ndarray], garment_type: str, hem_y: float, size: tuple[int, int]) -> TextureMap:
+def trunk_map(
+    anat: Anatomy, lm: dict[str, np.ndarray], garment_type: str, hem_y: float, size: tuple[int, int]
+) -> TextureMap:
     if garment_type in BOTTOMS:
         left, right = lm["waist_left"], lm["waist_right"]
         waist = anat.v[np.abs(anat.v[:, 1] - anat.heights["waist"]) < 0.01]
-        trunk_waist = waist[np.isin(anat.parts[np.abs(anat.v[:, 1] - anat.heights["waist"]) < 0.01], (PARTS["torso"], PARTS["pelvis"]))]
+        trunk_waist = waist[
+            np.isin(anat.parts[np.abs(anat.v[:, 1] - anat.heights["waist"]) < 0.01], (PARTS["torso"], PARTS["pelvis"]))
+        ]
         xr, xl = trunk_waist[:, 0].min(), trunk_waist[:, 0].max()
         y_top, tex_top = anat.heights["waist"], (left[1] + right[1]) / 2
     else:
@@ -339,7 +344,9 @@ class Layer:
     cut: np.ndarray  # (N,) over all body vertices
     offset: np.ndarray  # (N,) along the normal
     displacement: np.ndarray  # (N, 3) drape
-    uv_px: np.ndarray | None  # (N, 2) flat-lay pixels (product only)
+    # (N, 2) flat-lay pixels along sleeves (product only), NaN elsewhere: the rest is projected
+    # from the front at the garment's final position, so stripes stay level however it drapes.
+    uv_px: np.ndarray | None
     material: Material
     colour: tuple[float, float, float]
     weave: Weave
@@ -366,7 +373,8 @@ def to_surface(anat: Anatomy, layer: Layer, tex_map: TextureMap | None) -> Surfa
     sub_faces = remap[faces].astype(np.int32)
     normals = vertex_normals(pos, sub_faces)
     if layer.uv_px is not None and tex_map is not None:
-        uvs = tex_map.normalise(layer.uv_px[used])
+        sleeve = layer.uv_px[used]
+        uvs = tex_map.normalise(np.where(np.isnan(sleeve), tex_map.planar(pos), sleeve))
     else:
         uvs = np.zeros((len(used), 2), np.float32)
     aux = np.zeros((len(used), 4), np.float32)
@@ -388,9 +396,9 @@ def to_surface(anat: Anatomy, layer: Layer, tex_map: TextureMap | None) -> Surfa
 
 def top_cut(anat: Anatomy, garment_type: str, sleeve: str, hem_y: float) -> np.ndarray:
     necklines = {
-        "tank": (0.09, 0.09, 0.0),
+        "tank": (0.1, 0.1, 0.0),
         "shirt": (0.025, 0.05, 0.03),
-        "jacket": (0.12, 0.05, 0.035),
+        "jacket": (0.16, 0.06, 0.035),
         "knitwear": (0.015, 0.06, 0.015),
         "dress": (0.06, 0.08, 0.0),
     }
@@ -398,9 +406,11 @@ def top_cut(anat: Anatomy, garment_type: str, sleeve: str, hem_y: float) -> np.n
     reach = sleeve_reach(anat, sleeve)
     cut = np.minimum(neckline(anat, depth, width, raise_m), anat.v[:, 1] - hem_y)
     cut = np.minimum(cut, reach - anat.arm_coordinate)
-    if garment_type == "tank":  # straps: the shoulder is bare beyond a strap's width
-        strap = 0.035 - np.abs(np.abs(anat.v[:, 0]) - 0.5 * abs(anat.arms["l"].points[0, 0]))
-        cut = np.where(anat.v[:, 1] > anat.heights["chest"] + 0.03, np.minimum(cut, strap), cut)
+    if garment_type == "tank":  # armholes: the shoulder is bare outside a strap's width
+        shoulder_x = 0.5 * (abs(anat.arms["l"].points[0, 0]) + abs(anat.arms["r"].points[0, 0]))
+        armpit_y = anat.shoulder_y - 0.09
+        x_limit = shoulder_x - 0.035 + 2.5 * np.maximum(0.0, armpit_y - anat.v[:, 1])
+        cut = np.minimum(cut, x_limit - np.abs(anat.v[:, 0]))
     hands_feet = np.isin(anat.parts, (PARTS["hand_l"], PARTS["hand_r"], PARTS["head"]))
     return np.where(hands_feet, np.minimum(cut, -0.01), cut)
 
@@ -427,7 +437,7 @@ def modesty_field(anat: Anatomy) -> np.ndarray:
     h = anat.heights
     v = anat.v
     trunk = np.isin(anat.parts, (PARTS["torso"], PARTS["pelvis"]))
-    chest = np.minimum(v[:, 1] - (h["underbust"] - 0.02), h["chest"] + 0.03 - v[:, 1])
+    chest = np.minimum(v[:, 1] - (h["underbust"] - 0.02), h["chest"] + 0.015 - v[:, 1])
     front_chest = np.where(np.abs(v[:, 0]) < 0.5 * abs(anat.arms["l"].points[0, 0]), chest, -1.0)
     pelvis = np.minimum(v[:, 1] - (h["crotch"] + 0.02), h["hip"] + 0.02 - v[:, 1])
     inner = np.abs(v[:, 0]) < 0.6 * abs(anat.legs["l"].points[0, 0])
@@ -476,7 +486,9 @@ def cone(
     idx = np.arange(n_rings * n_theta).reshape(n_rings, n_theta)
     a, b = idx[:-1], np.roll(idx[:-1], -1, axis=1)
     c, d = idx[1:], np.roll(idx[1:], -1, axis=1)
-    faces = np.concatenate([np.stack([a, c, b], -1).reshape(-1, 3), np.stack([b, c, d], -1).reshape(-1, 3)]).astype(np.int32)
+    faces = np.concatenate([np.stack([a, c, b], -1).reshape(-1, 3), np.stack([b, c, d], -1).reshape(-1, 3)]).astype(
+        np.int32
+    )
     normals = vertex_normals(pos, faces)
     cut = np.full(len(pos), 1.0, np.float32)
     cut[idx[-1].ravel()] = 0.0005  # hem band in the shader
@@ -518,7 +530,7 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
     trunk_mask = np.isin(anat.parts, (PARTS["torso"], PARTS["pelvis"], PARTS["neck"]))
     hang_mask = trunk_mask | np.isin(anat.parts, (PARTS["thigh_l"], PARTS["thigh_r"]))
 
-    uv_px = tex_map.planar(anat.v)
+    uv_px = np.full((len(anat.v), 2), np.nan)
     if gtype in TOPS or gtype == "dress":
         sleeve = job.sleeve_length or DEFAULT_SLEEVE[gtype]
         reach = sleeve_reach(anat, sleeve)
@@ -531,34 +543,77 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
         arm_mask = np.isin(anat.parts, [p for parts in ARM_PARTS.values() for p in parts])
         base_off = np.full(len(anat.v), offset) + limb_flare(anat, arm_mask, anat.arm_coordinate, fit.looseness)
         # Over the base trousers' waistband at least.
-        base_off = np.where(anat.v[:, 1] < anat.heights["waist"] + 0.06, np.maximum(base_off, 0.012 + thickness), base_off)
+        base_off = np.where(
+            anat.v[:, 1] < anat.heights["waist"] + 0.06, np.maximum(base_off, 0.012 + thickness), base_off
+        )
         anchor = anat.heights["chest"] + 0.06 if gtype != "jacket" else anat.shoulder_y
         disp = hang_out(anat, hang_mask, anchor, fit.looseness if gtype != "dress" else fit.looseness * 0.5)
-        layer = Layer(cut, anat.smooth(base_off, 4), disp, uv_px, Material.GARMENT, colour, weave, fit.tension, fit.looseness, True, 6)
+        layer = Layer(
+            cut,
+            anat.smooth(base_off, 4),
+            disp,
+            uv_px,
+            Material.GARMENT,
+            colour,
+            weave,
+            fit.tension,
+            fit.looseness,
+            True,
+            6,
+        )
         surfaces.append(to_surface(anat, layer, tex_map))
         coverage = cut
         if gtype == "dress":
-            surfaces.append(cone(anat, anat.heights["waist"], hem_y, offset + 0.002, fit.looseness, tex_map, colour, weave))
+            surfaces.append(
+                cone(anat, anat.heights["waist"], hem_y, offset + 0.002, fit.looseness, tex_map, colour, weave)
+            )
             coverage = np.maximum(cut, _cone_coverage(anat, hem_y))
         else:
             surfaces.append(_base_trousers(anat))
+            if gtype == "jacket":  # a plain tee shows in the jacket's neckline
+                surfaces.append(_base_top(anat))
     else:  # bottoms
         waist_top = anat.heights["waist"] + 0.01
         if gtype == "skirt":
             band = np.minimum(waist_top - anat.v[:, 1], anat.v[:, 1] - (anat.heights["waist"] - 0.03))
             band = np.where(trunk_mask, band, -0.05)
-            layer = Layer(band, np.full(len(anat.v), offset + 0.004), np.zeros_like(anat.v), uv_px, Material.GARMENT, colour, weave, fit.tension, 0.0, True)
+            layer = Layer(
+                band,
+                np.full(len(anat.v), offset + 0.004),
+                np.zeros_like(anat.v),
+                uv_px,
+                Material.GARMENT,
+                colour,
+                weave,
+                fit.tension,
+                0.0,
+                True,
+            )
             surfaces.append(to_surface(anat, layer, tex_map))
-            surfaces.append(cone(anat, anat.heights["waist"] - 0.01, hem_y, offset + 0.004, fit.looseness, tex_map, colour, weave))
+            surfaces.append(
+                cone(anat, anat.heights["waist"] - 0.01, hem_y, offset + 0.004, fit.looseness, tex_map, colour, weave)
+            )
             coverage = np.maximum(band, _cone_coverage(anat, hem_y))
         else:
             cut = bottom_cut(anat, waist_top, hem_y)
             leg_mask = np.isin(anat.parts, [p for parts in LEG_PARTS.values() for p in parts])
             off = np.full(len(anat.v), offset + 0.002) + limb_flare(anat, leg_mask, anat.leg_coordinate, fit.looseness)
-            layer = Layer(cut, anat.smooth(off, 4), np.zeros_like(anat.v), uv_px, Material.GARMENT, colour, weave, fit.tension, fit.looseness, True, 6)
+            layer = Layer(
+                cut,
+                anat.smooth(off, 4),
+                np.zeros_like(anat.v),
+                uv_px,
+                Material.GARMENT,
+                colour,
+                weave,
+                fit.tension,
+                fit.looseness,
+                True,
+                6,
+            )
             surfaces.append(to_surface(anat, layer, tex_map))
             coverage = cut
-        surfaces.append(_base_top(anat, untucked=gtype != "skirt"))
+        surfaces.append(_base_top(anat))  # tucked in: the product's waistband shows
     surfaces.append(_underwear(anat))
     surfaces.extend(_shoes(anat))
     return surfaces, coverage
@@ -576,16 +631,31 @@ def _sleeve_uvs(anat: Anatomy, lm: dict[str, np.ndarray], reach: float) -> np.nd
     # The wearer's right arm is on the image's left.
     for side, img in (("r", "left"), ("l", "right")):
         chain = anat.arms[side]
-        start, end = lm[f"shoulder_{img}"], lm[f"sleeve_end_{img}"]
-        armpit = lm[f"armpit_{img}"]
-        half = 0.5 * float(np.linalg.norm(armpit - start))
+        shoulder, end, armpit = lm[f"shoulder_{img}"], lm[f"sleeve_end_{img}"], lm[f"armpit_{img}"]
+        # The sleeve's centre line starts between the shoulder seam and the underarm.
+        start = (shoulder + armpit) / 2
+        half = 0.3 * float(np.linalg.norm(armpit - shoulder))
         axis_end = chain.points[1] if reach <= chain.lengths[0] else chain.points[2]
         mine = anat.arm_side == (0 if side == "l" else 1)
-        uv[mine] = limb_uvs(anat.v[mine], anat.arm_coordinate[mine], reach, (chain.points[0], axis_end - chain.points[0]), start, end, half)
+        uv[mine] = limb_uvs(
+            anat.v[mine],
+            anat.arm_coordinate[mine],
+            reach,
+            (chain.points[0], axis_end - chain.points[0]),
+            start,
+            end,
+            half,
+        )
     return uv
 
 
-def _plain_layer(cut: np.ndarray, offset: float, colour: tuple[float, float, float], weave: Weave, material: Material = Material.CLOTH) -> Layer:
+def _plain_layer(
+    cut: np.ndarray,
+    offset: float,
+    colour: tuple[float, float, float],
+    weave: Weave,
+    material: Material = Material.CLOTH,
+) -> Layer:
     return Layer(cut, np.full(len(cut), offset), np.zeros((len(cut), 3)), None, material, colour, weave)
 
 
@@ -594,12 +664,19 @@ def _base_trousers(anat: Anatomy) -> Surface:
     return to_surface(anat, _plain_layer(cut, 0.008, BASE_TROUSERS_RGB, Weave.SUITING), None)
 
 
-def _base_top(anat: Anatomy, untucked: bool) -> Surface:
+def _base_top(anat: Anatomy) -> Surface:
+    """A plain tee, tucked in (under the product's waistband, or under a jacket)."""
     cut = top_cut(anat, "t-shirt", "short", anat.heights["hip"] + 0.02)
-    # Over the waistband of trousers and shorts; tucked into a skirt.
-    off = np.where(untucked & (anat.v[:, 1] < anat.heights["waist"] + 0.08), 0.022, 0.004)
-    drape = hang_out(anat, np.isin(anat.parts, (PARTS["torso"],)), anat.heights["chest"], 0.3 if untucked else 0.0)
-    layer = Layer(cut, anat.smooth(off, 2), drape, None, Material.CLOTH, BASE_TOP_RGB, Weave.JERSEY)
+    layer = Layer(
+        cut,
+        np.full(len(cut), 0.004),
+        np.zeros_like(anat.v),
+        None,
+        Material.CLOTH,
+        BASE_TOP_RGB,
+        Weave.JERSEY,
+        smoothing=4,
+    )
     return to_surface(anat, layer, None)
 
 
@@ -627,5 +704,17 @@ def _shoes(anat: Anatomy) -> list[Surface]:
         pos = pts + normals * np.where(pts[:, 1] < 0.01, 0.0, 0.004)[:, None]
         n = len(pos)
         cut = (top - pos[:, 1]).astype(np.float32)
-        shoes.append(Surface(pos.astype(np.float32), normals, np.zeros((n, 2), np.float32), cut, np.zeros((n, 4), np.float32), faces.astype(np.int32), Material.SHOE, SHOE_RGB, Weave.SUITING))
+        shoes.append(
+            Surface(
+                pos.astype(np.float32),
+                normals,
+                np.zeros((n, 2), np.float32),
+                cut,
+                np.zeros((n, 4), np.float32),
+                faces.astype(np.int32),
+                Material.SHOE,
+                SHOE_RGB,
+                Weave.SUITING,
+            )
+        )
     return shoes

@@ -20,9 +20,24 @@ from .scene import Background, Camera, Light, Material, Scene, Surface, Weave
 SHADOW_SIZE = 2048
 MSAA = 4
 # Surface shader per material (compile-time specialised, see shaders.surface_fragment).
-SHADER_FAMILY = {Material.SKIN: 0, Material.GARMENT: 1, Material.CLOTH: 1, Material.SHOE: 1, Material.HAIR: 3, Material.EYE: 4}
-# Occluders first so that llvmpipe's early depth test skips the skin they hide.
-DRAW_ORDER = {Material.HAIR: 0, Material.GARMENT: 1, Material.CLOTH: 2, Material.SHOE: 3, Material.EYE: 4, Material.SKIN: 5}
+SHADER_FAMILY = {
+    Material.SKIN: 0,
+    Material.GARMENT: 1,
+    Material.CLOTH: 1,
+    Material.SHOE: 1,
+    Material.HAIR: 3,
+    Material.EYE: 4,
+}
+# Outer layers first so that llvmpipe's early depth test skips what they hide (the base outfit
+# under the product, the skin under both).
+DRAW_ORDER = {
+    Material.GARMENT: 0,
+    Material.HAIR: 1,
+    Material.CLOTH: 2,
+    Material.SHOE: 3,
+    Material.EYE: 4,
+    Material.SKIN: 5,
+}
 
 
 @dataclass
@@ -92,13 +107,22 @@ class Rasteriser:
         _load_triton_before_mesa()
         self.ctx = moderngl.create_context(standalone=True, backend="egl")
         self.programs = {
-            family: self.ctx.program(vertex_shader=shaders.VERTEX, fragment_shader=shaders.surface_fragment(family))
+            (family, cut): self.ctx.program(
+                vertex_shader=shaders.VERTEX, fragment_shader=shaders.surface_fragment(family, cut)
+            )
             for family in set(SHADER_FAMILY.values())
+            for cut in (False, True)
         }
         self.ground_prog = self.ctx.program(vertex_shader=shaders.VERTEX, fragment_shader=shaders.GROUND_FRAGMENT)
-        self.shadow_prog = self.ctx.program(vertex_shader=shaders.SHADOW_VERTEX, fragment_shader=shaders.SHADOW_FRAGMENT)
-        self.region_prog = self.ctx.program(vertex_shader=shaders.REGION_VERTEX, fragment_shader=shaders.REGION_FRAGMENT)
-        self.bg_prog = self.ctx.program(vertex_shader=shaders.BACKGROUND_VERTEX, fragment_shader=shaders.BACKGROUND_FRAGMENT)
+        self.shadow_prog = self.ctx.program(
+            vertex_shader=shaders.SHADOW_VERTEX, fragment_shader=shaders.SHADOW_FRAGMENT
+        )
+        self.region_prog = self.ctx.program(
+            vertex_shader=shaders.REGION_VERTEX, fragment_shader=shaders.REGION_FRAGMENT
+        )
+        self.bg_prog = self.ctx.program(
+            vertex_shader=shaders.BACKGROUND_VERTEX, fragment_shader=shaders.BACKGROUND_FRAGMENT
+        )
         self.shadow_tex = self.ctx.depth_texture((SHADOW_SIZE, SHADOW_SIZE))
         self.shadow_tex.compare_func = "<="
         self.shadow_tex.filter = (moderngl.LINEAR, moderngl.LINEAR)
@@ -107,7 +131,10 @@ class Rasteriser:
         tri = np.array([-1, -1, 3, -1, -1, 3], dtype="f4")
         self.bg_vao = self.ctx.vertex_array(self.bg_prog, [(self.ctx.buffer(tri.tobytes()), "2f", "in_xy")])
         ground = np.array(
-            [[x, 0.0, z, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0] for x, z in ((-5, -5), (5, -5), (5, 5), (-5, -5), (5, 5), (-5, 5))],
+            [
+                [x, 0.0, z, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0]
+                for x, z in ((-5, -5), (5, -5), (5, 5), (-5, -5), (5, 5), (-5, 5))
+            ],
             dtype="f4",
         )
         self.ground_vao = self.ctx.vertex_array(
@@ -134,7 +161,15 @@ class Rasteriser:
     def upload(self, scene: Scene, textures: dict[int, np.ndarray]) -> UploadedScene:
         return UploadedScene(self, scene, textures)
 
-    def draw(self, up: UploadedScene, camera: Camera, lights: tuple[Light, ...], background: Background, face: FaceUniforms, size: tuple[int, int]) -> Frame:
+    def draw(
+        self,
+        up: UploadedScene,
+        camera: Camera,
+        lights: tuple[Light, ...],
+        background: Background,
+        face: FaceUniforms,
+        size: tuple[int, int],
+    ) -> Frame:
         ctx = self.ctx
         lo, hi = up.scene.bounds
         light_vp = light_matrix(lights[0].direction, np.minimum(lo, [-0.8, 0, -0.8]), np.maximum(hi, [0.8, 0, 0.8]))
@@ -196,8 +231,8 @@ class Rasteriser:
             for name, value in values.items():
                 if name in prog:
                     prog[name] = value
-        for surface, vao, tex in up.surface_vaos:
-            p = self.programs[SHADER_FAMILY[surface.material]]
+        for surface, cut, vao, tex in up.surface_vaos:
+            p = self.programs[SHADER_FAMILY[surface.material], cut]
             per_surface = {
                 "u_material": int(surface.material),
                 "u_weave": int(surface.weave),
@@ -259,15 +294,20 @@ class UploadedScene:
         self.scene = scene
         ctx = raster.ctx
         self._resources: list = []
-        self.surface_vaos: list[tuple[Surface, moderngl.VertexArray, moderngl.Texture | None]] = []
+        # (surface, drawn with the cut discard, vao, texture): each surface's faces that lie wholly
+        # inside its cut lines are drawn first, without discard (early depth test), then its edges.
+        self.surface_vaos: list[tuple[Surface, bool, moderngl.VertexArray, moderngl.Texture | None]] = []
+        edges: list[tuple[Surface, bool, moderngl.VertexArray, moderngl.Texture | None]] = []
         self.shadow_vaos: list[moderngl.VertexArray] = []
         self.details: dict[int, int] = {}
         fmt = ("3f 3f 2f 1f 4f", "in_pos", "in_nrm", "in_uv", "in_cut", "in_aux")
         for surface in sorted(scene.surfaces, key=lambda s: DRAW_ORDER[s.material]):
             vbo = ctx.buffer(surface.interleaved().tobytes())
             ibo = ctx.buffer(np.ascontiguousarray(surface.faces, dtype="i4").tobytes())
-            vao = ctx.vertex_array(raster.programs[SHADER_FAMILY[surface.material]], [(vbo, *fmt)], index_buffer=ibo, skip_errors=True)
-            shadow = ctx.vertex_array(raster.shadow_prog, [(vbo, "3f 12x 8x 1f 16x", "in_pos", "in_cut")], index_buffer=ibo)
+            shadow = ctx.vertex_array(
+                raster.shadow_prog, [(vbo, "3f 12x 8x 1f 16x", "in_pos", "in_cut")], index_buffer=ibo
+            )
+            inside = (surface.cut[surface.faces] >= 0).all(axis=1)
             tex = None
             if surface.material == Material.GARMENT and id(surface) in textures:
                 rgba = np.ascontiguousarray(textures[id(surface)])
@@ -276,15 +316,25 @@ class UploadedScene:
                 tex.filter = (moderngl.LINEAR_MIPMAP_LINEAR, moderngl.LINEAR)
                 tex.repeat_x = tex.repeat_y = False
                 self._resources.append(tex)
-            self._resources += [vbo, ibo, vao, shadow]
-            self.surface_vaos.append((surface, vao, tex))
+            self._resources += [vbo, ibo, shadow]
+            for cut, faces in ((False, surface.faces[inside]), (True, surface.faces[~inside])):
+                if len(faces) == 0:
+                    continue
+                part_ibo = ctx.buffer(np.ascontiguousarray(faces, dtype="i4").tobytes())
+                program = raster.programs[SHADER_FAMILY[surface.material], cut]
+                vao = ctx.vertex_array(program, [(vbo, *fmt)], index_buffer=part_ibo, skip_errors=True)
+                self._resources += [part_ibo, vao]
+                (edges if cut else self.surface_vaos).append((surface, cut, vao, tex))
             self.shadow_vaos.append(shadow)
+        self.surface_vaos += edges
         body = scene.body
         assert body.region is not None
         region = np.ascontiguousarray(np.concatenate([body.positions, body.region], axis=1), dtype="f4")
         rvbo = ctx.buffer(region.tobytes())
         ribo = ctx.buffer(np.ascontiguousarray(body.faces, dtype="i4").tobytes())
-        self.region_vao = ctx.vertex_array(raster.region_prog, [(rvbo, "3f 2f", "in_pos", "in_region")], index_buffer=ribo)
+        self.region_vao = ctx.vertex_array(
+            raster.region_prog, [(rvbo, "3f 2f", "in_pos", "in_region")], index_buffer=ribo
+        )
         self._resources += [rvbo, ribo, self.region_vao]
 
     def set_detail(self, surface: Surface, weave_detail: int) -> None:
@@ -295,4 +345,4 @@ class UploadedScene:
             r.release()
 
 
-__all__ = ["Frame", "FaceUniforms", "Rasteriser", "UploadedScene", "Weave"]
+__all__ = ["FaceUniforms", "Frame", "Rasteriser", "UploadedScene", "Weave"]

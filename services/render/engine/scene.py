@@ -130,7 +130,7 @@ class Background:
 
 
 def parse_background(spec: str, image: np.ndarray | None) -> Background:
-    """"#rrggbb" or "gradient:#top:#bottom"; an image, when given, replaces either."""
+    """ "#rrggbb" or "gradient:#top:#bottom"; an image, when given, replaces either."""
 
     def colour(hex_rgb: str) -> tuple[float, float, float]:
         h = hex_rgb.strip().lstrip("#")

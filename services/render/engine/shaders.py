@@ -103,7 +103,7 @@ float face_mask_brow(vec3 q, float side) {
 }
 
 void main() {
-#if MATERIAL == 1 || MATERIAL == 3
+#if CUT
     if (v_cut < 0.0) discard;
 #endif
     vec3 n = normalize(v_nrm);
@@ -126,7 +126,8 @@ void main() {
         if (v_aux.x > 0.5) {
             vec3 mid = 0.5 * (u_eye_l + u_eye_r);
             vec3 q = v_pos - mid; float s = u_face_scale;
-            float cheek = exp(-pow((abs(q.x) / s - 0.036) / 0.018, 2.0) - pow((q.y / s + 0.032) / 0.016, 2.0)) * step(0.0, q.z / s + 0.03);
+            float cheek = exp(-pow((abs(q.x) / s - 0.036) / 0.018, 2.0) - pow((q.y / s + 0.032) / 0.016, 2.0));
+            cheek *= step(0.0, q.z / s + 0.03);
             float nose = exp(-pow(q.x / s / 0.012, 2.0) - pow((q.y / s + 0.035) / 0.014, 2.0));
             red = max(red, 0.55 * cheek + 0.35 * nose);
             base *= mix(vec3(1.0), vec3(1.03, 0.93, 0.92), red);
@@ -136,7 +137,8 @@ void main() {
             float half_h = ly > 0.0 ? 0.0062 * (1.0 - 0.35 * exp(-pow(lx / 0.006, 2.0))) : 0.0085;
             float lips = smoothstep(1.0, 0.75, pow(lx / 0.024, 2.0) + pow(ly / half_h, 2.0)) * step(-0.015, qm.z / s);
             base = mix(base, base * vec3(0.86, 0.58, 0.58), lips * 0.75);
-            float seam = smoothstep(0.0012, 0.0, abs(ly + 0.0004)) * smoothstep(0.024, 0.016, abs(lx)) * step(-0.015, qm.z / s);
+            float seam = smoothstep(0.0012, 0.0, abs(ly + 0.0004)) * smoothstep(0.024, 0.016, abs(lx));
+            seam *= step(-0.015, qm.z / s);
             base *= 1.0 - 0.45 * seam;
             // eyebrows, lash line
             float brow = max(face_mask_brow(v_pos - u_eye_l, 1.0), face_mask_brow(v_pos - u_eye_r, -1.0));
@@ -177,27 +179,22 @@ void main() {
             spec_strength = 0.025; spec_power = 8.0; sheen = 0.12;
         }
         if (u_material == 5) { spec_strength = 0.35; spec_power = 60.0; sheen = 0.0; }
-        // Hem: a turned-up band with a stitch line, slightly raised.
+        // Hem: a turned-up band with a stitch line.
         float hem = smoothstep(0.022, 0.018, v_cut);
         float stitch = smoothstep(0.0018, 0.0, abs(v_cut - 0.016));
-        if (u_material != 5) {
-            n = normalize(n + hem * 0.25 * normalize(v_nrm) * 0.0);
-        }
         float edge_shade = 1.0 - 0.07 * hem - 0.18 * stitch * float(u_weave != 2);
-        if (u_detail > 0 && v_pos.z > u_front_z && v_cut > 0.0) {
+        if (u_detail > 0 && v_pos.z > u_front_z && v_cut > 0.0) {  // shirt placket / jacket front, buttons
             float x = abs(v_pos.x);
             float placket = u_detail == 1 ? 0.014 : 0.0;
-            float line = smoothstep(0.0015, 0.0, abs(x - placket)) + (u_detail == 1 ? smoothstep(0.0015, 0.0, abs(x)) * 0.0 : 0.0);
-            edge_shade *= 1.0 - 0.3 * line;
+            edge_shade *= 1.0 - 0.3 * smoothstep(0.0015, 0.0, abs(x - placket));
             float step_y = u_detail == 1 ? 0.085 : 0.11;
             float by = mod(v_pos.y, step_y) - 0.5 * step_y;
-            float button = smoothstep(0.0055, 0.0045, length(vec2(v_pos.x - (u_detail == 1 ? 0.0 : 0.0), by)));
+            float button = smoothstep(0.0055, 0.0045, length(vec2(v_pos.x, by)));
             float rim = smoothstep(0.0065, 0.0055, length(vec2(v_pos.x, by))) - button;
             edge_shade *= 1.0 - 0.35 * rim;
             if (u_detail == 2) edge_shade *= 1.0 - 0.2 * smoothstep(0.003, 0.0, x);
             spec_strength += 0.3 * button;
         }
-        albedo_srgb = albedo_srgb * 1.0;
         if (inside) edge_shade *= 0.55;
         wrap = 0.2;
         sss = vec3(edge_shade);  // carried to the lighting as a multiplier below
@@ -241,7 +238,8 @@ void main() {
             float spec1 = pow(sin_th, 80.0) * 0.18;
             float th2 = dot(tangent, normalize(h + n * 0.25));
             float spec2 = pow(sqrt(max(0.0, 1.0 - th2 * th2)), 22.0) * 0.35;
-            colour += u_light_col[i] * vis * (albedo * diff + vec3(spec1) + albedo * spec2) * smoothstep(-0.3, 0.2, ndl);
+            vec3 strands = albedo * diff + vec3(spec1) + albedo * spec2;
+            colour += u_light_col[i] * vis * strands * smoothstep(-0.3, 0.2, ndl);
         }
 #else
         {
@@ -253,7 +251,7 @@ void main() {
             diff = vec3(clamp((ndl + wrap) / (1.0 + wrap), 0.0, 1.0));
 #endif
             float fres = pow(1.0 - max(dot(n, v), 0.0), 5.0);
-            float spec = spec_strength * (0.3 + 0.7 * fres + 0.3) * pow(max(dot(n, h), 0.0), spec_power) * step(0.0, ndl);
+            float spec = spec_strength * (0.6 + 0.7 * fres) * pow(max(dot(n, h), 0.0), spec_power) * step(0.0, ndl);
             float rim = sheen * pow(1.0 - max(dot(n, v), 0.0), 3.0) * max(ndl + 0.3, 0.0);
             colour += u_light_col[i] * vis * (albedo * diff + vec3(spec) + albedo * rim);
         }
@@ -265,7 +263,7 @@ void main() {
 #if MATERIAL == 1
     colour *= sss.r;
 #endif
-    colour = colour / (1.0 + 0.25 * colour);  // soft shoulder: highlights roll off, never clip flat
+    colour = 0.95 * colour / (1.0 + 0.3 * colour);  // soft shoulder: highlights roll off, never clip flat
     o_colour = vec4(to_srgb(colour), 1.0);
     o_albedo = vec4(albedo_srgb, 1.0);
     o_ids = vec4(u_product, skin * float(!inside), hair ? 1.0 : 0.0, 1.0);
@@ -296,8 +294,7 @@ void main() {
 }
 """
 
-GROUND_FRAGMENT = (
-    """
+GROUND_FRAGMENT = """
 #version 330
 uniform sampler2DShadow u_shadow;
 uniform vec2 u_shadow_texel;
@@ -323,10 +320,10 @@ void main() {
     o_colour = vec4(0.0, 0.0, 0.0, a); o_albedo = vec4(0.0); o_ids = vec4(0.0);
 }
 """
-)
 
 
-def surface_fragment(material: int) -> str:
+def surface_fragment(material: int, cut: bool) -> str:
     """The surface shader specialised for one material family (uniform branches are not free on
-    llvmpipe: every lane would run every material's code)."""
-    return f"#version 330\n#define MATERIAL {material}\n" + SURFACE_FRAGMENT
+    llvmpipe: every lane would run every material's code), with the cut-line discard only where
+    asked: a shader that may discard loses llvmpipe's early depth test."""
+    return f"#version 330\n#define MATERIAL {material}\n#define CUT {int(cut)}\n" + SURFACE_FRAGMENT

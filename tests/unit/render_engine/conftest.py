@@ -8,16 +8,28 @@ import pytest
 
 from services.render.engine.api import Renderer, RenderJob
 from twinwear_body import tape
-from twinwear_body.model import BodyModel, BodyMesh
+from twinwear_body.model import BodyMesh, BodyModel
 from twinwear_body.params import BodyParams, Measurements
 
 from .flatlays import flatlay
 
 # A short slim woman, a heavy older man, a tall muscular young man, with skin, hair and eyes to match.
 BODIES = {
-    "slim": ({"gender": 1.0, "age": 0.4, "muscle": 0.4, "weight": 0.25, "height": 0.3, "proportions": 0.6}, (160, 126, 86), "bob"),
-    "heavy": ({"gender": 0.0, "age": 0.7, "muscle": 0.4, "weight": 1.0, "height": 0.55, "proportions": 0.4}, (58, 49, 42), "curly-afro"),
-    "tall": ({"gender": 0.0, "age": 0.3, "muscle": 0.9, "weight": 0.5, "height": 0.95, "proportions": 0.7}, (243, 231, 219), "ponytail"),
+    "slim": (
+        {"gender": 1.0, "age": 0.4, "muscle": 0.4, "weight": 0.25, "height": 0.3, "proportions": 0.6},
+        (160, 126, 86),
+        "bob",
+    ),
+    "heavy": (
+        {"gender": 0.0, "age": 0.7, "muscle": 0.4, "weight": 1.0, "height": 0.55, "proportions": 0.4},
+        (58, 49, 42),
+        "curly-afro",
+    ),
+    "tall": (
+        {"gender": 0.0, "age": 0.3, "muscle": 0.9, "weight": 0.5, "height": 0.95, "proportions": 0.7},
+        (243, 231, 219),
+        "ponytail",
+    ),
 }
 
 
@@ -44,7 +56,9 @@ def renderer() -> Renderer:
     return Renderer()
 
 
-def job_for(twin: Twin, garment_type: str, colour: tuple[int, int, int] = (40, 80, 160), **overrides: object) -> RenderJob:
+def job_for(
+    twin: Twin, garment_type: str, colour: tuple[int, int, int] = (40, 80, 160), **overrides: object
+) -> RenderJob:
     fields = {
         "body": twin.mesh,
         "rest_measurements": twin.measurements,
