@@ -195,7 +195,7 @@ HEAVY = {"gender": 1.0, "weight": 0.9, "height": 0.7, "age": 0.6}
 
 
 def test_body_batches_rows_and_poses(client):
-    both = infer(client, model_io.BODY, rows(body_row(SLIM), body_row(HEAVY)))
+    both = infer(client, model_io.BODY, rows(body_row(SLIM), body_row(HEAVY, "walking")))
     vertices = both["VERTICES"]
     assert vertices.shape[0] == 2 and vertices.shape[2] == 3 and vertices.dtype == np.float32
     assert both["NORMALS"].shape == vertices.shape
