@@ -15,6 +15,11 @@ RUN groupadd --system --gid 10001 twinwear \
  && useradd --system --uid 10001 --gid 10001 --no-create-home --home-dir /nonexistent \
       --shell /usr/sbin/nologin twinwear
 
+# ffmpeg encodes the render service's turntables (MP4).
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg \
+ && rm -rf /var/lib/apt/lists/*
+
 # Dependencies first so this layer is reused until requirements.txt changes. Dropped: the
 # local-Triton server (nvidia-pytriton, large; Triton runs separately) and dev-only tools.
 COPY requirements.txt /tmp/requirements.txt
@@ -32,9 +37,10 @@ RUN infra/gen-protos.sh python /app
 
 COPY twinwear_runtime/ twinwear_runtime/
 COPY twinwear_contracts/ twinwear_contracts/
+COPY twinwear_body/ twinwear_body/
 COPY services/ services/
 # Byte-compile now: at runtime the root filesystem is read-only.
-RUN python -m compileall -q gen twinwear_runtime services
+RUN python -m compileall -q gen twinwear_runtime twinwear_contracts twinwear_body services
 
 USER 10001:10001
 

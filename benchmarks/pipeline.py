@@ -3,7 +3,7 @@
 Prints the end-to-end latency from ingestion accepting a product to its first published asset
 (p50/p95), the throughput of the batch in assets per second, and, measured in the same run, the
 throughput of the same render code run in-process (no Kafka, MinIO or Triton: flat-lay decode,
-model, PNG encode, on both cores) with the ratio pipeline / in-process. Expects the local stack
+garment prep, body, render, QA, PNG encode, on both cores) with the ratio pipeline / in-process. Expects the local stack
 to be up (infra/stack.sh up); starts and stops the services itself.
 
     .venv/bin/python benchmarks/pipeline.py --products 30
@@ -12,29 +12,24 @@ to be up (infra/stack.sh up); starts and stops the services itself.
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import statistics
-import sys
 import time
 import uuid
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import replace
 from datetime import date
-from types import ModuleType
 
-import numpy as np
-
+from benchmarks.render import DictStore
 from devkit.catalogue import SampleProduct, load_catalogue
 from devkit.ingest_client import post_product
-from devkit.local_services import ROOT, services_running, skip_backlog
+from devkit.local_services import services_running, skip_backlog
 from devkit.topic_reader import TopicReader
-from services.render.handlers import garment_pixels, render_image
-from services.render.model_io import MODEL_NAME
+from services.render.handlers import RenderModels, TextureCache, render
+from services.render.inference import BodyRunner, GarmentPrepRunner, InProcessModel, RenderRunner
 from services.twin_builder.planning import plan_renders
 from services.twin_builder.roster import DEFAULT_ROSTER
 from twinwear.v1 import events_pb2
-
-MODEL_FILE = ROOT / "infra" / "triton" / "models" / MODEL_NAME / "1" / "model.py"
+from twinwear_contracts.buckets import FLAT_LAYS_BUCKET
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -42,37 +37,26 @@ def percentile(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
 
 
-class InProcessModel:
-    """The Triton model's code called directly: the Renderer port without the server."""
-
-    model_name = MODEL_NAME
-
-    def __init__(self) -> None:
-        spec = importlib.util.spec_from_file_location("garment_on_twin_model", MODEL_FILE)
-        assert spec and spec.loader
-        self._module: ModuleType = importlib.util.module_from_spec(spec)
-        sys.modules[spec.name] = self._module  # its dataclasses look their module up there
-        spec.loader.exec_module(self._module)
-
-    def infer(self, inputs: dict[str, np.ndarray], output_names: list[str]) -> dict[str, np.ndarray]:
-        image = self._module.render_batch(
-            inputs["GARMENT_IMAGE"], inputs["GARMENT_RGB"], inputs["BODY"], inputs["SKIN_RGB"]
-        )
-        return {"IMAGE": image}
-
-
 def _render_products(products: list[SampleProduct]) -> int:
-    """One worker's share: each product's flat-lay decoded once, then rendered on every twin."""
-    model = InProcessModel()
-    renders = 0
-    for product in products:
-        garment = garment_pixels(product.flat_lay_png())
-        r, g, b = (int(product.colour[i : i + 2], 16) for i in (1, 3, 5))
-        upserted = events_pb2.ProductUpserted(sku=product.sku, imagery_digest=product.sku, product_version=1)
-        upserted.colour.CopyFrom(events_pb2.Rgb(r=r, g=g, b=b))
-        for request in plan_renders(upserted, DEFAULT_ROSTER, date.today()):
-            render_image(request, garment, model)
-            renders += 1
+    """One worker's share: each product's flat-lay prepared once, then rendered on every twin, by
+    the render service's own render path with the models' runners in this process."""
+    models = RenderModels(
+        InProcessModel(GarmentPrepRunner()), InProcessModel(BodyRunner()), InProcessModel(RenderRunner())
+    )
+    store, textures, renders = DictStore(), TextureCache(), 0
+    with ThreadPoolExecutor(2) as pool:
+        for product in products:
+            r, g, b = (int(product.colour[i : i + 2], 16) for i in (1, 3, 5))
+            flat_lay = store.put(FLAT_LAYS_BUCKET, f"{product.sku}.png", product.flat_lay_png(), "image/png")
+            upserted = events_pb2.ProductUpserted(sku=product.sku, imagery_digest=product.sku, product_version=1)
+            upserted.colour.CopyFrom(events_pb2.Rgb(r=r, g=g, b=b))
+            upserted.flat_lay.CopyFrom(flat_lay)
+            upserted.garment.type = product.garment_type
+            for request in plan_renders(upserted, DEFAULT_ROSTER, date.today()):
+                request.flat_lay.CopyFrom(flat_lay)
+                request.garment.type = product.garment_type
+                render(request, store, models, pool, textures)
+                renders += 1
     return renders
 
 

@@ -9,3 +9,5 @@ RENDERS_BUCKET = "twinwear-renders"
 PUBLISHED_BUCKET = "twinwear-published"
 # Services' own bookkeeping, such as ingestion's newest version per product.
 STATE_BUCKET = "twinwear-state"
+# Backdrop images a render may stand the twin in front of (RenderRequested.background names a key).
+BACKGROUNDS_BUCKET = "twinwear-backgrounds"

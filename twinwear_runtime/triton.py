@@ -44,5 +44,13 @@ class TritonModel:
             raise Unavailable("triton", f"{status}: {error.message()}") from error
         return {name: result.as_numpy(name) for name in output_names}
 
+    def version(self) -> str:
+        """The newest ready version of the model: the one an unversioned request runs."""
+        try:
+            metadata = self._client.get_model_metadata(self.model_name, client_timeout=self._timeout)
+        except InferenceServerException as error:
+            raise Unavailable("triton", f"{error.status()}: {error.message()}") from error
+        return max(metadata.versions, key=int)
+
     def close(self) -> None:
         self._client.close()

@@ -1,12 +1,14 @@
-"""Triton model `garment_on_twin` over gRPC, as the render service uses it.
+"""render's Triton models (garment_prep, body, render) over gRPC, with the shapes their configs
+declare, one row, several rows in one request, and concurrent requests the dynamic batcher groups.
 
-Needs the local Triton: `infra/stack.sh up triton` (gRPC 127.0.0.1:8001, metrics 127.0.0.1:8002).
-TWINWEAR_TRITON_GRPC and TWINWEAR_TRITON_METRICS point the tests at another server (e.g. one
-serving a worktree's models on other ports).
+Needs a Triton serving this repository's infra/triton/models: the stack's (`infra/stack.sh up
+triton`, gRPC 127.0.0.1:8001, metrics 127.0.0.1:8002), or another one named by
+TWINWEAR_TRITON_GRPC and TWINWEAR_TRITON_METRICS (e.g. one serving a worktree's models).
 """
 
 from __future__ import annotations
 
+import io
 import os
 import re
 import time
@@ -16,21 +18,18 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 import tritonclient.grpc as grpcclient
-from PIL import Image, ImageDraw
+from PIL import Image
 from tritonclient.utils import InferenceServerException, np_to_triton_dtype
 
+from devkit.catalogue import GARMENT_SHAPES, draw_flat_lay
 from services.render import model_io
+from services.render.engine.qa import delta_e2000
+from tests.bad_images import noise, truncated
 
 pytestmark = pytest.mark.integration
 
 TRITON_GRPC = os.environ.get("TWINWEAR_TRITON_GRPC", "127.0.0.1:8001")
 METRICS_URL = os.environ.get("TWINWEAR_TRITON_METRICS", "http://127.0.0.1:8002/metrics")
-MODEL = model_io.MODEL_NAME
-OUT_SHAPE = model_io.IMAGE.dims
-
-SHIRT_RGB = (30, 90, 200)  # a blue far from any skin tone and from the light background
-SKIN_RGB = (141, 85, 36)
-AVERAGE_BODY = (175.0, 100.0, 85.0, 100.0)  # stature, chest, waist, hip girth in cm
 
 
 @pytest.fixture(scope="module")
@@ -45,199 +44,232 @@ def client() -> grpcclient.InferenceServerClient:
     triton.close()
 
 
-def tshirt_flatlay(colour: tuple[int, int, int] = SHIRT_RGB, size: int = model_io.GARMENT_SIDE) -> np.ndarray:
-    """A T-shirt shape photographed flat on a near-white background (256x256, like the render
-    service's letterboxed flat-lays)."""
-    image = Image.new("RGB", (size, size), (248, 248, 246))
-    s = size / 256
-    outline = [
-        (88, 40),
-        (110, 36),
-        (128, 50),
-        (146, 36),
-        (168, 40),
-        (220, 70),
-        (200, 110),
-        (176, 96),
-        (176, 220),
-        (80, 220),
-        (80, 96),
-        (56, 110),
-        (36, 70),
-    ]
-    ImageDraw.Draw(image).polygon([(x * s, y * s) for x, y in outline], fill=colour)
-    return np.asarray(image, dtype=np.uint8)
-
-
-def rows(
-    body=AVERAGE_BODY, flatlay: np.ndarray | None = None, garment_rgb=SHIRT_RGB, skin_rgb=SKIN_RGB
-) -> dict[str, np.ndarray]:
-    """One render's inputs as a batch of one row, as the render service sends them."""
-    values = {
-        model_io.GARMENT_IMAGE: tshirt_flatlay() if flatlay is None else flatlay,
-        model_io.GARMENT_RGB: garment_rgb,
-        model_io.BODY: body,
-        model_io.SKIN_RGB: skin_rgb,
-    }
-    return {spec.name: np.asarray(value, dtype=spec.dtype)[np.newaxis] for spec, value in values.items()}
-
-
-def infer_batch(client: grpcclient.InferenceServerClient, arrays: dict[str, np.ndarray]) -> np.ndarray:
-    """Sends one request (any number of rows); returns its IMAGE tensor, [rows, 512, 384, 3]."""
+def infer(client, spec: model_io.ModelSpec, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """One request (any number of rows); returns every output of the spec."""
     inputs = []
-    for name, array in arrays.items():
+    for name, array in batch.items():
         tensor = grpcclient.InferInput(name, list(array.shape), np_to_triton_dtype(array.dtype))
         tensor.set_data_from_numpy(array)
         inputs.append(tensor)
-    result = client.infer(MODEL, inputs, outputs=[grpcclient.InferRequestedOutput(model_io.IMAGE.name)])
-    return result.as_numpy(model_io.IMAGE.name)
+    outputs = [grpcclient.InferRequestedOutput(s.name) for s in spec.outputs]
+    result = client.infer(spec.name, inputs, outputs=outputs)
+    return {s.name: result.as_numpy(s.name) for s in spec.outputs}
 
 
-def infer(client: grpcclient.InferenceServerClient, **kwargs) -> np.ndarray:
-    """One render; returns its image, [512, 384, 3]."""
-    images = infer_batch(client, rows(**kwargs))
-    assert images.shape == (1, *OUT_SHAPE)
-    return images[0]
+def rows(*batches: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
+    return {name: np.concatenate([b[name] for b in batches]) for name in batches[0]}
 
 
-def near(image: np.ndarray, rgb: tuple[int, int, int], tolerance: int) -> np.ndarray:
-    """Mask of pixels within `tolerance` of `rgb` in every channel."""
-    return np.all(np.abs(image.astype(np.int16) - np.array(rgb, dtype=np.int16)) <= tolerance, axis=2)
+def row(batch: dict[str, np.ndarray], i: int = 0) -> dict[str, np.ndarray]:
+    return {name: array[i] for name, array in batch.items()}
 
 
-def silhouette(image: np.ndarray) -> np.ndarray:
-    """Pixels that differ clearly from the backdrop colour (taken from the top-left corner)."""
-    return ~near(image, tuple(int(c) for c in image[0, 0]), 12)
+@pytest.mark.parametrize("spec", model_io.MODELS, ids=lambda s: s.name)
+def test_metadata_declares_the_contract(client, spec):
+    assert client.is_model_ready(spec.name)
+    metadata = client.get_model_metadata(spec.name, as_json=True)
+    wire = {"TYPE_STRING": "BYTES"}
+
+    def declared(tensors):
+        return [
+            (t.name, wire.get(t.triton_type, t.triton_type.removeprefix("TYPE_")), ["-1", *map(str, t.dims)])
+            for t in tensors
+        ]
+
+    assert [(i["name"], i["datatype"], i["shape"]) for i in metadata["inputs"]] == declared(spec.inputs)
+    assert [(o["name"], o["datatype"], o["shape"]) for o in metadata["outputs"]] == declared(spec.outputs)
 
 
-def test_server_and_model_ready(client):
-    assert client.is_server_ready()
-    assert client.is_model_ready(MODEL)
-    metadata = client.get_model_metadata(MODEL, as_json=True)
-    assert {i["name"]: i["datatype"] for i in metadata["inputs"]} == {
-        "GARMENT_IMAGE": "UINT8",
-        "GARMENT_RGB": "UINT8",
-        "BODY": "FP32",
-        "SKIN_RGB": "UINT8",
-    }
-    # -1: the batch dimension
-    assert {i["name"]: i["shape"] for i in metadata["inputs"]} == {
-        spec.name: ["-1", *map(str, spec.dims)] for spec in model_io.INPUTS
-    }
-    assert [(o["name"], o["datatype"], o["shape"]) for o in metadata["outputs"]] == [
-        ("IMAGE", "UINT8", ["-1", "512", "384", "3"])
-    ]
+# --- garment_prep ---------------------------------------------------------------------------------
+def prep(image: bytes, garment_type: str = "t-shirt") -> dict[str, np.ndarray]:
+    return model_io.batch_row(model_io.GARMENT_PREP, {"IMAGE": [image], "GARMENT_TYPE": model_io.text(garment_type)})
 
 
-def test_renders_dressed_figure(client):
-    image = infer(client)
-    assert image.shape == OUT_SHAPE
-    assert image.dtype == np.uint8
-
-    # Centre of the torso (between chest and waist of an average 175 cm figure) wears the shirt.
-    torso = image[195:245, 172:212]
-    assert near(torso, SHIRT_RGB, 60).mean() > 0.6, "torso is not covered by the garment colour"
-    # Skin shows (head, neck, forearms, hands).
-    assert near(image, SKIN_RGB, 40).sum() > 500, "skin colour does not appear"
-
-
-def test_catalogue_colour_when_flatlay_is_blank(client):
-    blank = np.full(model_io.GARMENT_IMAGE.dims, 252, dtype=np.uint8)
-    image = infer(client, flatlay=blank, garment_rgb=(20, 160, 60))
-    assert near(image[195:245, 172:212], (20, 160, 60), 60).mean() > 0.6
-
-
-def test_body_measurements_change_silhouette(client):
-    short_slim = silhouette(infer(client, body=(160.0, 84.0, 68.0, 90.0)))
-    tall_broad = silhouette(infer(client, body=(195.0, 122.0, 110.0, 118.0)))
-    assert (short_slim != tall_broad).sum() > 2000
-
-    def top_row(mask: np.ndarray) -> int:
-        return int(np.flatnonzero(mask[:480].any(axis=1))[0])  # rows above the corner label
-
-    def widest(mask: np.ndarray) -> int:
-        return int(mask[:480].sum(axis=1).max())
-
-    assert top_row(tall_broad) < top_row(short_slim), "a taller body should reach higher"
-    assert widest(tall_broad) > widest(short_slim), "larger girths should give a wider figure"
-
-
-def test_identical_inputs_give_identical_bytes(client):
-    assert infer(client).tobytes() == infer(client).tobytes()
+def photo(shape: str, pattern: str, colour: str, background=(250, 250, 248)) -> bytes:
+    return draw_flat_lay(
+        shape, pattern, colour, side=640, photo_seed=f"{shape}{pattern}{colour}", background=background
+    )
 
 
 @pytest.mark.parametrize(
-    "body",
+    ("garment_type", "pattern", "colour"),
     [
-        (175.0, 100.0, 85.0, 400.0),  # hip girth out of range
-        (20.0, 100.0, 85.0, 100.0),  # stature out of range
-        (175.0, float("nan"), 85.0, 100.0),
-        (175.0, 100.0, 85.0),  # wrong shape (rejected by Triton from config.pbtxt)
+        ("t-shirt", "solid", "#c0392b"),
+        ("shirt", "stripes", "#1f3a93"),
+        ("dress", "print", "#16a085"),
+        ("trousers", "solid", "#c8a165"),
     ],
 )
-def test_bad_body_is_rejected_naming_body(client, body):
-    with pytest.raises(InferenceServerException, match="BODY"):
-        infer(client, body=body)
-    assert client.is_model_ready(MODEL), "a bad request must not take the model down"
+def test_garment_prep_cuts_out_the_garment(client, garment_type, pattern, colour):
+    answer = row(
+        infer(client, model_io.GARMENT_PREP, prep(photo(GARMENT_SHAPES[garment_type], pattern, colour), garment_type))
+    )
+    assert model_io.failure_from_outputs(answer) is None
+    texture = model_io.texture_from_outputs(answer)
+    alpha = texture.rgba[:, :, 3]
+    assert alpha[0, 0] == 0 and 0.4 < (alpha >= 128).mean() < 0.95  # cropped to the garment
+    assert delta_e2000(texture.colour, tuple(int(colour[i : i + 2], 16) for i in (1, 3, 5))) < 2.0
+    expected = (
+        {"waist_left", "hem_right", "crotch"} if garment_type == "trousers" else {"shoulder_left", "neckline_centre"}
+    )
+    assert expected <= set(texture.landmarks)
 
 
-def test_other_garment_sizes_are_rejected(client):
-    with pytest.raises(InferenceServerException, match="GARMENT_IMAGE"):
-        infer(client, flatlay=tshirt_flatlay(size=128))
+def test_white_on_off_white_gives_a_correct_mask(client):
+    answer = row(
+        infer(client, model_io.GARMENT_PREP, prep(photo("tee", "solid", "#ffffff", background=(238, 236, 230))))
+    )
+    assert model_io.failure_from_outputs(answer) is None
+    alpha = model_io.texture_from_outputs(answer).rgba[:, :, 3] >= 128
+    # the tee's outline fills 60-70 % of its bounding box; a mask of backdrop would fill it all
+    assert 0.55 < alpha.mean() < 0.8
 
 
-def test_rows_of_one_request_render_as_they_would_alone(client):
-    slim = rows(body=(160.0, 84.0, 68.0, 90.0), garment_rgb=(20, 160, 60))
-    average = rows()
-    images = infer_batch(client, {name: np.concatenate([average[name], slim[name]]) for name in average})
-    assert images.shape == (2, *OUT_SHAPE)
-    assert images[0].tobytes() == infer_batch(client, average)[0].tobytes()
-    assert images[1].tobytes() == infer_batch(client, slim)[0].tobytes()
+@pytest.mark.parametrize(
+    ("image", "code", "words"),
+    [
+        (truncated(draw_flat_lay("tee", "solid", "#c0392b", side=400)), "flat_lay_unreadable", "cannot be decoded"),
+        (noise((400, 400)), "background_not_separable", "% of border pixels"),
+        (draw_flat_lay("tee", "solid", "#c0392b", side=40), "flat_lay_too_small", "40x40 px"),
+    ],
+    ids=["corrupt", "noise", "tiny"],
+)
+def test_unusable_photos_say_why(client, image, code, words):
+    failure = model_io.failure_from_outputs(row(infer(client, model_io.GARMENT_PREP, prep(image))))
+    assert failure is not None and failure[0] == code and words in failure[1]
 
 
-def test_one_bad_row_fails_its_request_only(client):
-    batch = {name: np.concatenate([array, array]) for name, array in rows().items()}
-    batch["BODY"][1, 0] = 20.0
-    with pytest.raises(InferenceServerException, match="row 1: BODY stature_cm"):
-        infer_batch(client, batch)
-    assert infer(client).shape == OUT_SHAPE
+def test_garment_prep_rows_of_one_request_answer_as_they_would_alone(client):
+    tee, noisy = prep(photo("tee", "stripes", "#1f3a93")), prep(noise((300, 300)))
+    both = infer(client, model_io.GARMENT_PREP, rows(tee, noisy))
+    assert both["FAILURE"].shape == (2, 2)
+    alone = infer(client, model_io.GARMENT_PREP, tee)
+    assert both["TEXTURE"][0, 0] == alone["TEXTURE"][0, 0]
+    assert model_io.texts(both["FAILURE"][1])[0] == "background_not_separable"
 
 
-def model_metrics() -> dict[str, float]:
-    """This model's counters from Triton's Prometheus endpoint."""
+def test_garment_type_must_be_text_of_one(client):
+    bad = prep(photo("tee", "solid", "#c0392b"))
+    bad["GARMENT_TYPE"] = np.array([[b"t-shirt", b"dress"]], dtype=np.object_)
+    with pytest.raises(InferenceServerException, match="GARMENT_TYPE"):
+        infer(client, model_io.GARMENT_PREP, bad)
+
+
+def model_metrics(model: str) -> dict[str, float]:
     opener = urllib.request.build_opener(urllib.request.ProxyHandler({}))
     with opener.open(METRICS_URL, timeout=10) as response:
         text = response.read().decode()
-    pattern = rf'^(nv_inference_\w+)\{{model="{MODEL}",version="1"\}} (\S+)$'
+    pattern = rf'^(nv_inference_\w+)\{{model="{model}",version="1"\}} (\S+)$'
     return {name: float(value) for name, value in re.findall(pattern, text, re.MULTILINE)}
 
 
-def test_metrics_count_successful_inferences(client):
-    infer(client)
-    assert model_metrics()["nv_inference_request_success"] >= 1
-
-
-def test_concurrent_requests_are_executed_in_batches(client):
-    """16 one-row requests sent at once: the dynamic batcher hands several of them to one model
-    execution, so Triton counts fewer executions than requests (and every image is right)."""
-    bodies = [(150.0 + 3 * i, 90.0 + i, 75.0 + i, 95.0 + i) for i in range(16)]
-    expected = {body: infer(client, body=body).tobytes() for body in bodies[:2]}
-    before = model_metrics()
-    with ThreadPoolExecutor(len(bodies)) as pool:
-        images = list(pool.map(lambda body: infer(client, body=body), bodies))
+def test_concurrent_garment_prep_requests_are_batched(client):
+    """12 one-row requests at once: the dynamic batcher hands several to one execution."""
+    photos = [prep(photo("tee", "solid", f"#{40 + 15 * i:02x}3a93")) for i in range(12)]
+    before = model_metrics("garment_prep")
+    with ThreadPoolExecutor(len(photos)) as pool:
+        answers = list(pool.map(lambda p: infer(client, model_io.GARMENT_PREP, p), photos))
     deadline = time.monotonic() + 5
     while True:  # the counters are updated as each execution finishes
-        after = model_metrics()
+        after = model_metrics("garment_prep")
         requests = after["nv_inference_request_success"] - before["nv_inference_request_success"]
-        if requests >= len(bodies) or time.monotonic() > deadline:
+        if requests >= len(photos) or time.monotonic() > deadline:
             break
         time.sleep(0.2)
     executions = after["nv_inference_exec_count"] - before["nv_inference_exec_count"]
-    # Other clients of a shared server may add requests of their own; they only add executions
-    # where they add requests, so the comparison still holds.
-    assert requests >= len(bodies)
+    assert requests >= len(photos)
     assert executions < requests, f"{requests:g} requests took {executions:g} executions: nothing was batched"
-    assert all(image.shape == OUT_SHAPE for image in images)
-    for body, image in zip(bodies, images, strict=True):
-        if body in expected:
-            assert image.tobytes() == expected[body], "a batched render differs from the same render alone"
+    assert all(model_io.failure_from_outputs(row(a)) is None for a in answers)
+
+
+# --- body and render ------------------------------------------------------------------------------
+def body_row(phenotype: dict[str, float], pose: str = "front") -> dict[str, np.ndarray]:
+    from twinwear.v1 import events_pb2
+
+    params = events_pb2.BodyParameters(phenotype=phenotype).SerializeToString()
+    return model_io.batch_row(model_io.BODY, {"BODY_PARAMETERS": [params], "POSE": model_io.text(pose)})
+
+
+SLIM = {"gender": 0.0, "weight": 0.2, "height": 0.3, "age": 0.5}
+HEAVY = {"gender": 1.0, "weight": 0.9, "height": 0.7, "age": 0.6}
+
+
+def test_body_batches_rows_and_poses(client):
+    both = infer(client, model_io.BODY, rows(body_row(SLIM), body_row(HEAVY, "walking")))
+    vertices = both["VERTICES"]
+    assert vertices.shape[0] == 2 and vertices.shape[2] == 3 and vertices.dtype == np.float32
+    assert both["NORMALS"].shape == vertices.shape
+    height = vertices[:, :, 1].max(axis=1)
+    assert 1.3 < height[0] < 2.1 and 1.3 < height[1] < 2.1
+    width = np.ptp(vertices[:, :, 0], axis=1)
+    assert not np.allclose(vertices[0], vertices[1])
+    assert np.abs(vertices[:, :, 1].min(axis=1)).max() < 0.01, "feet on the floor"
+    alone = infer(client, model_io.BODY, body_row(SLIM))
+    np.testing.assert_allclose(alone["VERTICES"][0], vertices[0], atol=1e-5)
+    assert width.min() > 0.3
+
+
+def test_body_names_a_bad_pose(client):
+    with pytest.raises(InferenceServerException, match="POSE"):
+        infer(client, model_io.BODY, body_row(SLIM, "cartwheel"))
+    assert client.is_model_ready("body")
+
+
+def render_row(mesh: dict[str, np.ndarray], texture: dict[str, np.ndarray], width: int = 512, height: int = 768):
+    skin = [141, 85, 36]
+    values = {
+        **mesh,
+        "MEASUREMENTS": [170.0, 92.0, 76.0, 100.0, 78.0, 40.0],
+        "GARMENT": np.array([b"t-shirt", b"short", b"hip"], dtype=np.object_),
+        "SIZE_LABEL": model_io.text("M"),
+        "SIZE_RANK": [2],
+        "SIZE_RANGES": model_io.size_ranges([(88, 96), (72, 80), (96, 104), None]),
+        "TEXTURE": texture["TEXTURE"],
+        "LANDMARKS": texture["LANDMARKS"],
+        "GARMENT_RGB": texture["COLOUR"],
+        "SKIN_RGB": skin,
+        "MONK_SKIN_TONE": [6],
+        "HAIRSTYLE": model_io.text("bob"),
+        "HAIR_RGB": [40, 30, 20],
+        "EYE_RGB": [60, 40, 30],
+        "BACKGROUND": model_io.text("#ece9e4"),
+        "BACKGROUND_IMAGE": [b""],
+        "VIEW_YAW": [0.0],
+        "IMAGE_SIZE": [width, height],
+    }
+    return model_io.batch_row(model_io.RENDER, values)
+
+
+def test_render_dresses_the_body(client):
+    mesh = row(infer(client, model_io.BODY, body_row(SLIM)))
+    texture = row(infer(client, model_io.GARMENT_PREP, prep(photo("tee", "solid", "#c0392b"))))
+    out = infer(client, model_io.RENDER, render_row(mesh, texture))
+    assert out["RGBA"].shape == (1, 768, 512, 4)
+    assert out["ALBEDO"].shape == (1, 768, 512, 3)
+    for mask in ("GARMENT_MASK", "BODY_MASK", "REGION_MASK"):
+        assert out[mask].shape == (1, 768, 512)
+    garment = out["GARMENT_MASK"][0] >= 128
+    assert garment.mean() > 0.02, "the garment is visible"
+    albedo = np.median(out["ALBEDO"][0][garment], axis=0)
+    assert delta_e2000(albedo, (0xC0, 0x39, 0x2B)) < 4.0
+    Image.open(io.BytesIO(model_io.encode_png(out["RGBA"][0])))  # a valid image
+
+
+def test_render_rows_of_one_request_are_each_rendered(client):
+    mesh = row(infer(client, model_io.BODY, body_row(HEAVY)))
+    texture = row(infer(client, model_io.GARMENT_PREP, prep(photo("tee", "stripes", "#1f3a93"))))
+    front = render_row(mesh, texture, 256, 384)
+    back = {**front, "VIEW_YAW": np.array([[180.0]], dtype=np.float32)}
+    both = infer(client, model_io.RENDER, rows(front, back))
+    assert both["RGBA"].shape == (2, 384, 256, 4)
+    alone = infer(client, model_io.RENDER, front)["RGBA"][0]
+    assert np.abs(both["RGBA"][0].astype(int) - alone).mean() < 1.0, "a row renders as it would alone"
+    assert np.abs(both["RGBA"][0].astype(int) - both["RGBA"][1]).mean() > 3.0, "the back view differs"
+
+
+def test_render_names_a_bad_image_size(client):
+    mesh = row(infer(client, model_io.BODY, body_row(SLIM)))
+    texture = row(infer(client, model_io.GARMENT_PREP, prep(photo("tee", "solid", "#c0392b"))))
+    with pytest.raises(InferenceServerException, match="IMAGE_SIZE"):
+        infer(client, model_io.RENDER, render_row(mesh, texture, 20000, 30000))
+    assert client.is_model_ready("render")

@@ -1,127 +1,114 @@
-"""The garment_on_twin contract (services/render/model_io.py) matches config.pbtxt, the model's own
-constants and what the render service sends, so none of them can drift from the others."""
+"""The render models' contract (services/render/model_io.py) matches every config.pbtxt in the
+model repository, the models are thin wrappers around the package, and the encodings the render
+service and the models share round-trip."""
 
 from __future__ import annotations
 
-import importlib.util
-import io
-import sys
+import ast
 from pathlib import Path
 
 import numpy as np
 import pytest
 from google.protobuf import text_format
-from PIL import Image
 from tritonclient.grpc import model_config_pb2
 
+from devkit.catalogue import draw_flat_lay
 from services.render import model_io
-from services.render.handlers import garment_pixels, model_inputs
-from twinwear.v1 import events_pb2
+from services.render.engine.api import LANDMARKS
+from services.render.inference import GarmentPrepRunner, InvalidInput
 
 ROOT = Path(__file__).resolve().parents[2]
-MODEL_DIR = ROOT / "infra" / "triton" / "models" / model_io.MODEL_NAME
+REPOSITORY = ROOT / "infra" / "triton" / "models"
 
 
-@pytest.fixture(scope="module")
-def config() -> model_config_pb2.ModelConfig:
-    return text_format.Parse((MODEL_DIR / "config.pbtxt").read_text(), model_config_pb2.ModelConfig())
+def test_repository_holds_exactly_the_render_models():
+    assert sorted(p.name for p in REPOSITORY.iterdir() if p.is_dir()) == sorted(m.name for m in model_io.MODELS)
 
 
-@pytest.fixture(scope="module")
-def model():
-    """infra/triton/models/garment_on_twin/1/model.py, imported outside Triton (no pb_utils)."""
-    spec = importlib.util.spec_from_file_location("garment_on_twin_model", MODEL_DIR / "1" / "model.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # its dataclasses look their module up there
-    try:
-        spec.loader.exec_module(module)
-        yield module
-    finally:
-        del sys.modules[spec.name]
+@pytest.mark.parametrize("spec", model_io.MODELS, ids=lambda s: s.name)
+def test_config_is_written_from_the_contract(spec):
+    text = (REPOSITORY / spec.name / "config.pbtxt").read_text()
+    assert text == model_io.config_pbtxt(spec), "run `python -m services.render.model_io` to rewrite it"
+    config = text_format.Parse(text, model_config_pb2.ModelConfig())
+    assert config.name == spec.name and config.backend == "python"
+    assert config.max_batch_size == spec.max_batch_size > 1
+    assert config.dynamic_batching.max_queue_delay_microseconds == spec.max_queue_delay_us
+
+    def declared(tensors):
+        return [(t.name, model_config_pb2.DataType.Name(t.data_type), tuple(t.dims)) for t in tensors]
+
+    assert declared(config.input) == [(s.name, s.triton_type, s.dims) for s in spec.inputs]
+    assert declared(config.output) == [(s.name, s.triton_type, s.dims) for s in spec.outputs]
+    assert [(g.kind, g.count) for g in config.instance_group] == [(model_config_pb2.ModelInstanceGroup.KIND_CPU, 2)]
 
 
-def _specs(tensors) -> list[tuple[str, str, tuple[int, ...]]]:
-    return [(t.name, model_config_pb2.DataType.Name(t.data_type), tuple(t.dims)) for t in tensors]
+@pytest.mark.parametrize("spec", model_io.MODELS, ids=lambda s: s.name)
+def test_gpu_variant_parses(spec):
+    config = text_format.Parse(model_io.config_pbtxt(spec, "KIND_GPU", 1), model_config_pb2.ModelConfig())
+    (group,) = config.instance_group
+    assert (group.kind, group.count, list(group.gpus)) == (model_config_pb2.ModelInstanceGroup.KIND_GPU, 1, [0])
 
 
-def test_config_declares_the_contract(config):
-    assert config.name == model_io.MODEL_NAME
-    assert config.backend == "python"
-    assert _specs(config.input) == [(s.name, s.triton_type, s.dims) for s in model_io.INPUTS]
-    assert _specs(config.output) == [(s.name, s.triton_type, s.dims) for s in model_io.OUTPUTS]
+@pytest.mark.parametrize("spec", model_io.MODELS, ids=lambda s: s.name)
+def test_models_are_thin_wrappers(spec):
+    """model.py holds no domain code: imports and one class whose one method makes a runner."""
+    tree = ast.parse((REPOSITORY / spec.name / "1" / "model.py").read_text())
+    (model,) = [node for node in tree.body if isinstance(node, ast.ClassDef)]
+    assert model.name == "TritonPythonModel"
+    assert [f.name for f in model.body if isinstance(f, ast.FunctionDef)] == ["make_runner"]
+    assert len(ast.unparse(model).splitlines()) <= 5
+    assert not [node for node in tree.body if isinstance(node, ast.FunctionDef)]
 
 
-def test_config_batches_dynamically(config):
-    assert config.max_batch_size == model_io.MAX_BATCH_SIZE > 1
-    assert config.HasField("dynamic_batching")
-    assert config.dynamic_batching.max_queue_delay_microseconds == model_io.MAX_QUEUE_DELAY_US
+def test_render_takes_the_body_models_outputs():
+    render_inputs = {s.name: (s.dtype, s.dims) for s in model_io.RENDER.inputs}
+    for out in model_io.BODY.outputs:
+        assert render_inputs[out.name] == (out.dtype, out.dims), out.name
+    for name in ("TEXTURE", "LANDMARKS"):
+        assert render_inputs[name] == (
+            model_io.GARMENT_PREP.output(name).dtype,
+            model_io.GARMENT_PREP.output(name).dims,
+        )
 
 
-def test_model_constants_match(model):
-    assert tuple(s.name for s in model_io.INPUTS) == model.INPUT_NAMES
-    assert (model.OUT_H, model.OUT_W) == (model_io.OUT_H, model_io.OUT_W)
-    assert model.NEAR_WHITE == model_io.NEAR_WHITE
-    assert min(model_io.PAD_RGB) >= model.NEAR_WHITE, "letterbox padding must read as background"
+def test_batch_row_checks_names_and_shapes():
+    row = model_io.batch_row(model_io.GARMENT_PREP, {"IMAGE": [b"png bytes"], "GARMENT_TYPE": model_io.text("t-shirt")})
+    assert {name: array.shape for name, array in row.items()} == {"IMAGE": (1, 1), "GARMENT_TYPE": (1, 1)}
+    with pytest.raises(ValueError, match=r"garment_prep takes inputs \['IMAGE', 'GARMENT_TYPE'\]"):
+        model_io.batch_row(model_io.GARMENT_PREP, {"IMAGE": [b""]})
+    with pytest.raises(ValueError, match=r"render.IMAGE_SIZE must have shape \[2\], got \[3\]"):
+        values = {s.name: np.zeros([1 if d == -1 else d for d in s.dims], s.dtype) for s in model_io.RENDER.inputs}
+        model_io.batch_row(model_io.RENDER, {**values, "IMAGE_SIZE": [1, 2, 3]})
 
 
-def _render_request() -> events_pb2.RenderRequested:
-    request = events_pb2.RenderRequested(render_id="r1")
-    request.garment_colour.r, request.garment_colour.g, request.garment_colour.b = 30, 90, 200
-    request.twin.skin_rgb.r, request.twin.skin_rgb.g, request.twin.skin_rgb.b = 141, 85, 36
-    body = request.twin.body
-    body.stature_cm, body.chest_girth_cm, body.waist_girth_cm, body.hip_girth_cm = 175, 100, 85, 100
-    return request
+def prep_request(*photos: tuple[bytes, str]) -> dict[str, np.ndarray]:
+    return {
+        "IMAGE": np.array([[p] for p, _ in photos], dtype=np.object_),
+        "GARMENT_TYPE": np.array([[t.encode()] for _, t in photos], dtype=np.object_),
+    }
 
 
-def _png(width: int, height: int, rgb=(30, 90, 200)) -> bytes:
-    out = io.BytesIO()
-    Image.new("RGB", (width, height), rgb).save(out, format="PNG")
-    return out.getvalue()
+def test_garment_prep_runner_answers_each_row():
+    tee = draw_flat_lay("tee", "solid", "#c0392b", side=400, photo_seed="tee")
+    (answer,) = GarmentPrepRunner().run([prep_request((tee, "t-shirt"), (b"corrupt", "t-shirt"))])
+    assert {name: array.shape for name, array in answer.items()} == {
+        "TEXTURE": (2, 1),
+        "LANDMARKS": (2, len(LANDMARKS), 2),
+        "COLOUR": (2, 3),
+        "FAILURE": (2, 2),
+    }
+    first = {name: array[0] for name, array in answer.items()}
+    assert model_io.failure_from_outputs(first) is None
+    texture = model_io.texture_from_outputs(first)
+    assert texture.rgba.shape[2] == 4 and set(texture.landmarks) >= {"shoulder_left", "hem_right"}
+    code, reason = model_io.failure_from_outputs({name: array[1] for name, array in answer.items()})
+    assert code == "flat_lay_unreadable" and "cannot be decoded" in reason
 
 
-@pytest.mark.parametrize("size", [(600, 300), (100, 180), (256, 256)])
-def test_flat_lay_is_letterboxed_to_a_fixed_square(size):
-    pixels = garment_pixels(_png(*size))
-    assert pixels.shape == model_io.GARMENT_IMAGE.dims
-    assert pixels.dtype == np.uint8
-    garment = ~np.all(pixels >= model_io.NEAR_WHITE, axis=2)
-    rows, cols = np.flatnonzero(garment.any(axis=1)), np.flatnonzero(garment.any(axis=0))
-    scale = min(1.0, model_io.GARMENT_SIDE / max(size))
-    assert (cols.size, rows.size) == (round(size[0] * scale), round(size[1] * scale))
-    # centred: the padding on either side differs by at most one pixel
-    assert abs(int(rows[0]) - (model_io.GARMENT_SIDE - 1 - int(rows[-1]))) <= 1
-    assert abs(int(cols[0]) - (model_io.GARMENT_SIDE - 1 - int(cols[-1]))) <= 1
-
-
-def test_render_service_sends_one_row_batches():
-    inputs = model_inputs(_render_request(), garment_pixels(_png(300, 200)))
-    assert list(inputs) == [s.name for s in model_io.INPUTS]
-    for spec in model_io.INPUTS:
-        assert inputs[spec.name].shape == (1, *spec.dims), spec.name
-        assert inputs[spec.name].dtype == spec.dtype, spec.name
-    assert inputs["BODY"].tolist() == [[175.0, 100.0, 85.0, 100.0]]
-
-
-def test_batch_rows_render_as_they_would_alone(model):
-    inputs = model_inputs(_render_request(), garment_pixels(_png(300, 200)))
-    other = {name: array.copy() for name, array in inputs.items()}
-    other["BODY"][0] = (160.0, 84.0, 68.0, 90.0)
-    batch = {name: np.concatenate([inputs[name], other[name]]) for name in inputs}
-
-    images = model.render_batch(*batch.values())
-    assert images.shape == (2, *model_io.IMAGE.dims)
-    assert images.dtype == model_io.IMAGE.dtype
-    assert images[0].tobytes() == model.render_batch(*inputs.values())[0].tobytes()
-    assert images[1].tobytes() == model.render_batch(*other.values())[0].tobytes()
-    assert images[0].tobytes() != images[1].tobytes()
-
-
-def test_bad_row_is_named(model):
-    inputs = model_inputs(_render_request(), garment_pixels(_png(300, 200)))
-    batch = {name: np.concatenate([array, array]) for name, array in inputs.items()}
-    batch["BODY"][1, 3] = 400.0
-    with pytest.raises(model.InvalidInput, match=r"row 1: BODY hip_girth_cm"):
-        model.render_batch(*batch.values())
-    batch["BODY"] = batch["BODY"][:1]
-    with pytest.raises(model.InvalidInput, match="batch sizes differ"):
-        model.render_batch(*batch.values())
+def test_garment_prep_runner_fails_a_ragged_request_alone():
+    tee = draw_flat_lay("tee", "solid", "#c0392b", side=200)
+    ragged = prep_request((tee, "t-shirt"))
+    ragged["GARMENT_TYPE"] = np.array([[b"t-shirt"], [b"t-shirt"]], dtype=np.object_)
+    bad, good = GarmentPrepRunner().run([ragged, prep_request((tee, "t-shirt"))])
+    assert isinstance(bad, InvalidInput) and "batch sizes differ" in str(bad)
+    assert model_io.failure_from_outputs({n: a[0] for n, a in good.items()}) is None

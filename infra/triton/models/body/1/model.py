@@ -1,0 +1,16 @@
+"""Triton model body: a thin wrapper; the work is services.render.inference.BodyRunner (anny, torch)."""
+
+import sys
+from pathlib import Path
+
+# The repository (or image) holding this model repository holds the render package: import that
+# copy, whatever else the Python path has.
+sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
+
+from services.render.inference import BodyRunner
+from services.render.triton_backend import TritonModelBase, device
+
+
+class TritonPythonModel(TritonModelBase):
+    def make_runner(self, args: dict[str, str]) -> BodyRunner:
+        return BodyRunner(device(args))
