@@ -9,7 +9,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +18,8 @@ from kafka import KafkaConsumer, TopicPartition
 from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
-from twinwear_contracts.topics import PRODUCTS, RENDER_REQUESTS, RENDER_RESULTS
+from services.publisher.provenance.dev_ca import ensure_dev_ca
+from twinwear_contracts.topics import CONSENT, PRODUCTS, RENDER_REQUESTS, RENDER_RESULTS, TWINS
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = Path(os.environ.get("TWINWEAR_STACK_DIR", ROOT / ".stack")) / "logs"
@@ -42,6 +43,21 @@ INGESTION_GRPC = "127.0.0.1:50051"
 DEV_API_TOKEN = "twinwear-dev-token"
 
 
+# The publisher's review, ledger and report token on a developer's machine ("name:token").
+DEV_ADMIN_TOKENS = "dev:twinwear-dev-admin-token"
+
+
+def dev_publisher_env() -> dict[str, str]:
+    """The publisher's development settings: an admin token and a C2PA signing certificate from
+    the development CA (made under .stack/cache/c2pa on first use)."""
+    credentials = ensure_dev_ca(LOG_DIR.parent / "cache" / "c2pa")
+    return {
+        "TWINWEAR_ADMIN_TOKENS": DEV_ADMIN_TOKENS,
+        "TWINWEAR_C2PA_CERT": str(credentials.signer_chain_pem),
+        "TWINWEAR_C2PA_KEY": str(credentials.signer_key_pem),
+    }
+
+
 def api_token() -> str:
     """The token clients send: TWINWEAR_API_TOKEN's first one, else the local development token."""
     return os.environ.get("TWINWEAR_API_TOKEN", DEV_API_TOKEN).split(",")[0].strip()
@@ -49,9 +65,9 @@ def api_token() -> str:
 
 # The consumer groups and what they read, for skip_backlog.
 CONSUMED = {
-    "twinwear.twin_builder": PRODUCTS.name,
-    "twinwear.render": RENDER_REQUESTS.name,
-    "twinwear.publisher": RENDER_RESULTS.name,
+    "twinwear.twin_builder": (PRODUCTS.name,),
+    "twinwear.render": (RENDER_REQUESTS.name,),
+    "twinwear.publisher": (RENDER_RESULTS.name, PRODUCTS.name, TWINS.name, CONSENT.name),
 }
 
 
@@ -60,11 +76,11 @@ def skip_backlog(bootstrap: str = "127.0.0.1:9092") -> None:
     sees only the work it sends, not what earlier runs on this shared local stack left unconsumed
     (the ingestion API tests accept hundreds of products). Only while the services are stopped;
     a stopped static member stays in its group for a session timeout, so the commit is retried."""
-    for group, topic in CONSUMED.items():
+    for group, topics in CONSUMED.items():
         deadline = time.monotonic() + 60
         while True:
             try:
-                _commit_end_offsets(bootstrap, group, topic)
+                commit_end_offsets(bootstrap, group, topics)
                 break
             except KafkaError:
                 if time.monotonic() > deadline:
@@ -72,10 +88,11 @@ def skip_backlog(bootstrap: str = "127.0.0.1:9092") -> None:
                 time.sleep(1)
 
 
-def _commit_end_offsets(bootstrap: str, group: str, topic: str) -> None:
+def commit_end_offsets(bootstrap: str, group: str, topics: Sequence[str]) -> None:
+    """Commit ``group``'s offsets at the ends of ``topics``."""
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False)
     try:
-        partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+        partitions = [TopicPartition(t, p) for t in topics for p in sorted(consumer.partitions_for_topic(t) or ())]
         if partitions:
             consumer.assign(partitions)
             ends = consumer.end_offsets(partitions)
@@ -146,7 +163,7 @@ def start_services(
         processes[service.name] = subprocess.Popen(
             [sys.executable, "-m", f"services.{service.name}"],
             cwd=ROOT,
-            env={"TWINWEAR_API_TOKEN": DEV_API_TOKEN, **os.environ, **(env or {})},
+            env={"TWINWEAR_API_TOKEN": DEV_API_TOKEN, **dev_publisher_env(), **os.environ, **(env or {})},
             stdout=log,
             stderr=subprocess.STDOUT,
         )

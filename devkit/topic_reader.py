@@ -44,13 +44,14 @@ class TopicReader:
                 yield from batch
 
     def assets(self, timeout: float) -> Iterator[events_pb2.AssetPublished]:
-        """Yield the AssetPublished events of the feed topic as they arrive."""
+        """Yield the AssetPublished events of the feed topic as they arrive (withdrawals and their
+        tombstones are skipped)."""
         for record in self.records(timeout):
-            if record.value is None:  # a withdrawal's tombstone
+            if record.value is None:
                 continue
             _, payload = unwrap(record.value, _FEED_EVENTS)
-            assert isinstance(payload, events_pb2.AssetPublished)
-            yield payload
+            if isinstance(payload, events_pb2.AssetPublished):
+                yield payload
 
     def close(self) -> None:
         self._consumer.close()

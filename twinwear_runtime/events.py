@@ -66,6 +66,14 @@ class Outgoing:
 
 
 @dataclass(frozen=True)
+class Tombstone:
+    """A record with a key and no value: on a compacted topic it removes the key, once compacted."""
+
+    topic: str
+    key: str
+
+
+@dataclass(frozen=True)
 class Incoming:
     """A decoded event taken from Kafka, with where it came from."""
 

@@ -65,6 +65,7 @@ from twinwear_runtime.events import (
     Incoming,
     MalformedEvent,
     Outgoing,
+    Tombstone,
     UnknownEvent,
     unwrap,
     wrap_caused_by,
@@ -73,7 +74,7 @@ from twinwear_runtime.faults import PermanentError, Unavailable, as_unavailable,
 from twinwear_runtime.ops_server import Health
 from twinwear_runtime.topics import DEAD_LETTER, PARKING, Topic
 
-Handler = Callable[[Incoming], Sequence[Outgoing]]
+Handler = Callable[[Incoming], Sequence[Outgoing | Tombstone]]
 Headers = list[tuple[str, bytes]]
 
 log = structlog.get_logger()
@@ -237,7 +238,7 @@ class RecordProcessor:
             try:
                 with self._metric(metrics.HANDLER_SECONDS, event_type).time():
                     outgoing = handler(incoming)
-                    produced = [event_record(o.topic, wrap_caused_by(incoming, o, self._service)) for o in outgoing]
+                    produced = [self._record(incoming, o) for o in outgoing]
             except PermanentError as error:
                 return [self._set_aside(DEAD_LETTER, record, event_type, str(error), type(error).__name__)]
             except Exception as error:
@@ -254,8 +255,14 @@ class RecordProcessor:
             # Per event at debug: one info line per committed batch keeps logging off the hot path.
             log.debug("event handled", produced=len(outgoing))
         for o in outgoing:
-            self._metric(metrics.EVENTS_PRODUCED, o.payload.DESCRIPTOR.full_name).inc()
+            if isinstance(o, Outgoing):
+                self._metric(metrics.EVENTS_PRODUCED, o.payload.DESCRIPTOR.full_name).inc()
         return produced
+
+    def _record(self, cause: Incoming, outgoing: Outgoing | Tombstone) -> ProducerRecord:
+        if isinstance(outgoing, Tombstone):
+            return ProducerRecord(outgoing.topic, outgoing.key.encode(), None, [])
+        return event_record(outgoing.topic, wrap_caused_by(cause, outgoing, self._service))
 
     def _set_aside(
         self, topic: Topic, record: Record, event_type: str, reason: str, error_class: str

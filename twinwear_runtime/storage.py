@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import io
+import json
 from collections.abc import Callable, Mapping
 from typing import ParamSpec, Protocol, TypeVar
 
@@ -64,6 +65,12 @@ class ObjectStore(Protocol):
     def copy(
         self, source: events_pb2.ObjectRef, bucket: str, key: str, metadata: Mapping[str, str]
     ) -> events_pb2.ObjectRef: ...
+
+    def delete(self, bucket: str, key: str) -> None:
+        """Remove the object; removing one that is not there is not an error."""
+        ...
+
+    def list_keys(self, bucket: str, prefix: str) -> list[str]: ...
 
 
 def _translating_errors(method: Callable[P, R]) -> Callable[P, R]:
@@ -168,6 +175,27 @@ class MinioObjectStore:
         stat = self._client.stat_object(bucket, key)
         prefix = "x-amz-meta-"
         return {k.lower()[len(prefix) :]: v for k, v in (stat.metadata or {}).items() if k.lower().startswith(prefix)}
+
+    @_translating_errors
+    def delete(self, bucket: str, key: str) -> None:
+        self._client.remove_object(bucket, key)
+
+    @_translating_errors
+    def allow_anonymous_read(self, bucket: str, prefix: str) -> None:
+        """Let anyone GET (not list) the objects under ``prefix``: public links without presigning.
+        Deleting an object takes it out of public reach."""
+        policy = {
+            "Version": "2012-10-17",
+            "Statement": [
+                {
+                    "Effect": "Allow",
+                    "Principal": {"AWS": ["*"]},
+                    "Action": ["s3:GetObject"],
+                    "Resource": [f"arn:aws:s3:::{bucket}/{prefix}*"],
+                }
+            ],
+        }
+        self._client.set_bucket_policy(bucket, json.dumps(policy))
 
     @_translating_errors
     def copy(

@@ -13,16 +13,12 @@ from __future__ import annotations
 
 import base64
 import binascii
-import contextvars
 import dataclasses
 import json
-import threading
-import time
 from collections.abc import Awaitable, Callable, Sequence
 from http import HTTPStatus
 
 import structlog
-import uvicorn
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException
@@ -31,7 +27,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Route
 
 from services.ingestion.accept import Accepted, Retired, UnknownProduct, failure_cause
-from services.ingestion.auth import NOT_CONFIGURED_MESSAGE, ApiTokens, Verdict
 from services.ingestion.domain import (
     InvalidProduct,
     ProductSubmission,
@@ -42,6 +37,8 @@ from services.ingestion.domain import (
 )
 from services.ingestion.http_common import CLOSE, error_response, read_or_refuse
 from services.ingestion.webhook_api import WebhooksApi
+from twinwear_runtime.auth import NOT_CONFIGURED_MESSAGE, ApiTokens, Verdict
+from twinwear_runtime.http_server import HttpServer, start_http_server
 
 MAX_BODY_BYTES = 30 * 1024 * 1024  # a 20 MiB image grows by a third in base64
 MAX_RETIRE_BODY_BYTES = 4096  # {"product_version": ...}
@@ -238,19 +235,6 @@ def products_app(
     )
 
 
-class HttpApi:
-    """The uvicorn server on its thread."""
-
-    def __init__(self, server: uvicorn.Server, thread: threading.Thread) -> None:
-        self._server = server
-        self._thread = thread
-
-    def shutdown(self) -> None:
-        """Stop accepting, let in-flight requests finish (their events are then durable), stop."""
-        self._server.should_exit = True
-        self._thread.join()
-
-
 def start_http_api(
     port: int,
     accept: Callable[[ProductSubmission], Accepted],
@@ -260,29 +244,13 @@ def start_http_api(
     limits: HttpLimits | None = None,
     webhooks: WebhooksApi | None = None,
     extra_routes: RouteFactory | None = None,
-) -> HttpApi:
+) -> HttpServer:
     """Serve the API on a thread; return once it listens. Raises RuntimeError when it cannot."""
     limits = limits or HttpLimits()
-    config = uvicorn.Config(
+    return start_http_server(
         products_app(accept, retire, tokens, limits, webhooks, extra_routes),
-        host=host,
-        port=port,
-        loop="asyncio",
-        http="h11",
-        lifespan="off",
-        log_config=None,  # keep the service's logging; uvicorn logs through stdlib loggers
-        access_log=False,
-        backlog=2048,
-        limit_concurrency=limits.max_connections,
-        timeout_keep_alive=5,
-        timeout_graceful_shutdown=int(limits.body_timeout_seconds) + 30,
+        port,
+        host,
+        max_connections=limits.max_connections,
+        graceful_seconds=int(limits.body_timeout_seconds) + 30,
     )
-    server = uvicorn.Server(config)
-    # The copied context carries the log fields bound so far (the service name) into the server's thread.
-    thread = threading.Thread(target=contextvars.copy_context().run, args=(server.run,), name="http-api", daemon=True)
-    thread.start()
-    while not server.started:
-        if not thread.is_alive():
-            raise RuntimeError(f"the HTTP API could not listen on {host}:{port}")
-        time.sleep(0.05)
-    return HttpApi(server, thread)

@@ -39,12 +39,13 @@ from devkit.pim_webhooks import (
     shopify_product,
 )
 from services.ingestion.__main__ import IngestionConfig, webhooks_api
-from services.ingestion.auth import ApiTokens
-from services.ingestion.http_api import HttpApi, HttpLimits, start_http_api
+from services.ingestion.http_api import HttpLimits, start_http_api
 from services.ingestion.inbox import InboxWriter
 from tests.integration.inbox_reader import Inbox
 from twinwear_contracts.topics import PIM_INBOX
+from twinwear_runtime.auth import ApiTokens
 from twinwear_runtime.config import load_config
+from twinwear_runtime.http_server import HttpServer
 from twinwear_runtime.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
@@ -64,7 +65,7 @@ def never(*_: object) -> None:
 @dataclasses.dataclass
 class Endpoints:
     url: str
-    http: HttpApi
+    http: HttpServer
     inbox: InboxWriter
 
     def send(self, delivery: Delivery) -> httpx.Response:

@@ -31,7 +31,6 @@ from devkit.pim_webhooks import (
     shopify_delivery,
     shopify_product,
 )
-from services.ingestion.auth import ApiTokens
 from services.ingestion.http_api import HttpLimits, products_app
 from services.ingestion.webhook_api import WebhookLimits, WebhooksApi
 from services.ingestion.webhooks import InvalidDelivery, Unauthorized
@@ -41,6 +40,7 @@ from services.ingestion.webhooks.raw_json import array_elements, object_members
 from services.ingestion.webhooks.salsify import SalsifyWebhooks, load_public_key
 from services.ingestion.webhooks.shopify import ShopifyWebhooks
 from twinwear.v1 import events_pb2
+from twinwear_runtime.auth import ApiTokens
 from twinwear_runtime.faults import Unavailable
 
 NOW = 1_795_000_000

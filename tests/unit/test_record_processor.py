@@ -7,7 +7,7 @@ import pytest
 from kafka.errors import KafkaError, ProducerFencedError
 
 from twinwear.v1 import envelope_pb2, events_pb2
-from twinwear_runtime.events import EventRegistry, Outgoing, unwrap, wrap
+from twinwear_runtime.events import EventRegistry, Outgoing, Tombstone, unwrap, wrap
 from twinwear_runtime.faults import PermanentError, Unavailable, backoff_seconds
 from twinwear_runtime.kafka import (
     HandlerFailed,
@@ -49,6 +49,14 @@ def plan_for(*twins: str):
 
 def processor(handler, attempts: int = 3) -> RecordProcessor:
     return RecordProcessor("twin_builder", REGISTRY, {events_pb2.ProductUpserted: handler}, attempts)
+
+
+def test_a_tombstone_becomes_a_record_with_its_key_and_no_value():
+    def withdraw(event):
+        return [Tombstone("twinwear.asset-feed.v1", "LOOK/twin/front")]
+
+    [produced] = processor(withdraw).process(product_record())
+    assert (produced.topic, produced.key, produced.value) == ("twinwear.asset-feed.v1", b"LOOK/twin/front", None)
 
 
 def test_handled_event_becomes_its_outgoing_events_with_the_trace():
