@@ -5,7 +5,7 @@ from pathlib import Path
 
 # The repository (or image) holding this model repository holds the render package: import that
 # copy, whatever else the Python path has.
-sys.path.insert(0, str(Path(__file__).resolve().parents[4]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[5]))
 
 from services.render.inference import RenderRunner
 from services.render.triton_backend import TritonModelBase
