@@ -19,7 +19,7 @@ from kafka.errors import KafkaError
 from kafka.structs import OffsetAndMetadata
 
 from services.publisher.provenance.dev_ca import ensure_dev_ca
-from twinwear_contracts.topics import CONSENT, PRODUCTS, RENDER_REQUESTS, RENDER_RESULTS, TWINS
+from twinwear_contracts.topics import CONSENT, PIM_INBOX, PRODUCTS, RENDER_REQUESTS, RENDER_RESULTS, TWINS
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG_DIR = Path(os.environ.get("TWINWEAR_STACK_DIR", ROOT / ".stack")) / "logs"
@@ -33,6 +33,7 @@ class LocalService:
 
 SERVICES = (
     LocalService("ingestion", 9101),
+    LocalService("ingestion.pim", 9105),
     LocalService("twin_builder", 9102),
     LocalService("render", 9103),
     LocalService("publisher", 9104),
@@ -45,6 +46,10 @@ DEV_API_TOKEN = "twinwear-dev-token"
 
 # The publisher's review, ledger and report token on a developer's machine ("name:token").
 DEV_ADMIN_TOKENS = "dev:twinwear-dev-admin-token"
+
+
+# The PIM mapping the local aggregator uses: the example that ships with it.
+DEV_PIM_MAPPING = ROOT / "services" / "ingestion" / "pim" / "mapping.example.toml"
 
 
 def dev_publisher_env() -> dict[str, str]:
@@ -65,6 +70,7 @@ def api_token() -> str:
 
 # The consumer groups and what they read, for skip_backlog.
 CONSUMED = {
+    "twinwear.ingestion-aggregator": (PIM_INBOX.name,),
     "twinwear.twin_builder": (PRODUCTS.name,),
     "twinwear.render": (RENDER_REQUESTS.name,),
     "twinwear.publisher": (RENDER_RESULTS.name, PRODUCTS.name, TWINS.name, CONSENT.name),
@@ -163,7 +169,14 @@ def start_services(
         processes[service.name] = subprocess.Popen(
             [sys.executable, "-m", f"services.{service.name}"],
             cwd=ROOT,
-            env={"TWINWEAR_API_TOKEN": DEV_API_TOKEN, **dev_publisher_env(), **os.environ, **(env or {})},
+            env={
+                "TWINWEAR_API_TOKEN": DEV_API_TOKEN,
+                "TWINWEAR_PIM_MAPPING": str(DEV_PIM_MAPPING),
+                "TWINWEAR_IMAGE_FETCH_ALLOW_PRIVATE": "1",
+                **dev_publisher_env(),
+                **os.environ,
+                **(env or {}),
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
         )
