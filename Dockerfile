@@ -32,9 +32,10 @@ RUN infra/gen-protos.sh python /app
 
 COPY twinwear_runtime/ twinwear_runtime/
 COPY twinwear_contracts/ twinwear_contracts/
+COPY twinwear_body/ twinwear_body/
 COPY services/ services/
 # Byte-compile now: at runtime the root filesystem is read-only.
-RUN python -m compileall -q gen twinwear_runtime services
+RUN python -m compileall -q gen twinwear_runtime twinwear_body services
 
 USER 10001:10001
 
