@@ -40,12 +40,17 @@ WAIST_VERTICES = (
     4116, 4113, 4114, 4112, 4122, 4119, 4121, 4120, 4117, 4118, 4092, 4097, 4102,
 )  # fmt: skip
 _BUST_BAND = (0.67, 0.77)  # fractions of stature searched for the bust point
+_SOFTNESS_M = 0.002
 
 
-def _extreme_point(points: np.ndarray, low: float, high: float, sign: float) -> np.ndarray:
-    """The most forward (sign=1) or backward (sign=-1) of the points between heights low and high."""
+def _extreme_level(points: np.ndarray, low: float, high: float, sign: float) -> float:
+    """The height of the most forward (sign=1) or backward (sign=-1) of the points between heights low and
+    high: a soft arg-max (within a few mm of the extreme), so that the level moves smoothly with the body
+    instead of jumping from vertex to vertex, which would throw finite differences off."""
     band = points[(points[:, 1] > low) & (points[:, 1] < high)]
-    return band[np.argmax(sign * band[:, 2])]
+    depth = sign * band[:, 2]
+    weights = np.exp((depth - depth.max()) / _SOFTNESS_M)
+    return float(weights @ band[:, 1] / weights.sum())
 
 
 def _region_edges(faces: np.ndarray, parts: np.ndarray, labels: tuple[int, ...]) -> np.ndarray:
@@ -103,11 +108,11 @@ class Tape:
         """Landmark heights (m) of a rest-pose mesh standing on y = 0."""
         stature = float(vertices[:, 1].max())
         torso = vertices[self.torso_vertices]
-        chest = _extreme_point(torso, _BUST_BAND[0] * stature, _BUST_BAND[1] * stature, 1.0)[1]
+        chest = _extreme_level(torso, _BUST_BAND[0] * stature, _BUST_BAND[1] * stature, 1.0)
         crotch = self.crotch_height(vertices, stature)
         waist = float(vertices[list(self.waist_vertices), 1].mean())
-        hip = _extreme_point(vertices[self.hip_vertices], crotch, waist, -1.0)[1]
-        return {"stature": stature, "chest": float(chest), "waist": waist, "hip": float(hip), "crotch": crotch}
+        hip = _extreme_level(vertices[self.hip_vertices], crotch, waist, -1.0)
+        return {"stature": stature, "chest": chest, "waist": waist, "hip": hip, "crotch": crotch}
 
     def girths_at(self, vertices: np.ndarray, levels: Mapping[str, float]) -> dict[str, float]:
         """Chest, waist and hip girths (m) at given landmark heights."""
