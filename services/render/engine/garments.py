@@ -470,6 +470,7 @@ def cone(
         sel = lower & (np.abs(anat.v[:, 1] - y) < band)
         np.maximum.at(radius[i], tb[sel], r[sel])
     radius = np.maximum.accumulate(radius, axis=0)
+    body_radius = radius.copy()
     for _ in range(6):  # close empty angular bins and round the section
         radius = np.maximum(radius, 0.5 * (np.roll(radius, 1, axis=1) + np.roll(radius, -1, axis=1)))
     radius = 0.5 * radius + 0.25 * (np.roll(radius, 1, axis=1) + np.roll(radius, -1, axis=1))
@@ -478,6 +479,17 @@ def cone(
     folds_amp = (0.004 + 0.012 * looseness) * np.clip(drop / 0.35, 0.0, 1.0)
     folds = folds_amp * np.sin(9 * theta_c[None] + 1.7 * np.sin(2 * theta_c[None] + 0.5))
     radius = radius + offset + flare + folds
+    # Hands hanging by the sides rest on the skirt instead of disappearing into it.
+    hands = np.isin(anat.parts, (PARTS["hand_l"], PARTS["hand_r"], PARTS["forearm_l"], PARTS["forearm_r"]))
+    for i, y in enumerate(ys):
+        sel = hands & (np.abs(anat.v[:, 1] - y) < band)
+        if not sel.any():
+            continue
+        reach = np.full(n_theta, np.inf)
+        np.minimum.at(reach, tb[sel], r[sel])
+        for shift in (-2, -1, 1, 2):  # a little either side of the hand
+            reach = np.minimum(reach, np.roll(reach, shift) + 0.01 * abs(shift))
+        radius[i] = np.maximum(np.minimum(radius[i], reach - 0.006), body_radius[i] + offset)
     zc = anat.trunk_centre_z
     x = radius * np.sin(theta_c)[None]
     z = zc + radius * np.cos(theta_c)[None]
