@@ -225,11 +225,6 @@ class Anatomy:
         return (np.linalg.norm(self.v - sr, axis=1) < np.linalg.norm(self.v - sl, axis=1)).astype(np.int8)
 
     @cached_property
-    def leg_side(self) -> np.ndarray:
-        hl, hr = self.legs["l"].points[0], self.legs["r"].points[0]
-        return (np.linalg.norm(self.v - hr, axis=1) < np.linalg.norm(self.v - hl, axis=1)).astype(np.int8)
-
-    @cached_property
     def radial(self) -> tuple[np.ndarray, np.ndarray]:
         """Angle around the vertical trunk axis (0 = front) and horizontal distance from it."""
         dx = self.v[:, 0]

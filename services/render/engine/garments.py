@@ -160,20 +160,6 @@ def sleeve_reach(anat: Anatomy, sleeve: str) -> float:
     return float(reach[sleeve])
 
 
-def leg_reach(anat: Anatomy, hem_y: float) -> float:
-    """Arc length down the leg from the hip joint to the height hem_y."""
-    chain = anat.legs["l"]
-    drop = chain.points[0, 1] - hem_y
-    s = 0.0
-    for a, b, length in zip(chain.points[:-1], chain.points[1:], chain.lengths, strict=True):
-        dy = a[1] - b[1]
-        if drop <= dy or dy <= 1e-6:
-            return s + length * max(drop, 0.0) / max(dy, 1e-6)
-        drop -= dy
-        s += length
-    return s
-
-
 def neckline(anat: Anatomy, depth_front: float, width: float, raise_m: float = 0.0) -> np.ndarray:
     """Cut field of a neckline: below the neck base, scooped at the front by depth_front."""
     v = anat.v
@@ -420,12 +406,6 @@ def bottom_cut(anat: Anatomy, top_y: float, hem_y: float) -> np.ndarray:
     cut = np.minimum(top_y - anat.v[:, 1], anat.v[:, 1] - hem_y)
     arms = np.isin(anat.parts, [p for parts in ARM_PARTS.values() for p in parts])
     return np.where(arms, -0.05, cut)
-
-
-def shoe_cut(anat: Anatomy) -> np.ndarray:
-    top = anat.heights["ankle"] + 0.012
-    feet = np.isin(anat.parts, (PARTS["foot_l"], PARTS["foot_r"], PARTS["shin_l"], PARTS["shin_r"]))
-    return np.where(feet, top - anat.v[:, 1], -0.05)
 
 
 def brief_cut(anat: Anatomy) -> np.ndarray:

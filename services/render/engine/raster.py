@@ -15,7 +15,7 @@ import moderngl
 import numpy as np
 
 from . import shaders
-from .scene import Background, Camera, Light, Material, Scene, Surface, Weave
+from .scene import Background, Camera, Light, Material, Scene, Surface
 
 SHADOW_SIZE = 2048
 MSAA = 4
@@ -347,12 +347,6 @@ class UploadedScene:
         )
         self._resources += [rvbo, ribo, self.region_vao]
 
-    def set_detail(self, surface: Surface, weave_detail: int) -> None:
-        self.details[id(surface)] = weave_detail
-
     def release(self) -> None:
         for r in self._resources:
             r.release()
-
-
-__all__ = ["FaceUniforms", "Frame", "Rasteriser", "UploadedScene", "Weave"]
