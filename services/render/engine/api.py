@@ -5,20 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from twinwear_body.model import PARTS, BodyMesh
 from twinwear_body.params import Measurements
+from twinwear_body.sizing import SizeRow
 
 from . import garments, hair
 from .anatomy import Anatomy
 from .raster import FaceUniforms, Rasteriser
 from .scene import Material, Scene, Surface, frame_figure, parse_background, studio_lights
-
-if TYPE_CHECKING:
-    from twinwear_body.sizing import SizeRow
 
 LANDMARKS = (
     "neckline_left",

@@ -19,19 +19,7 @@ import numpy as np
 from scipy.spatial import ConvexHull
 
 from twinwear_body.model import PARTS
-
-try:
-    from twinwear_body.sizing import EASE_CM
-except ImportError:  # until helper/body ships sizing.py: its agreed ease (cm) per type and girth
-    EASE_CM = {
-        **{t: {"chest": 10.0, "waist": 12.0, "hip": 10.0} for t in ("t-shirt", "long-sleeve-top", "shirt", "knitwear")},
-        "tank": {"chest": 6.0, "waist": 8.0, "hip": 8.0},
-        "jacket": {"chest": 14.0, "waist": 14.0, "hip": 12.0},
-        "dress": {"chest": 8.0, "waist": 8.0, "hip": 10.0},
-        "skirt": {"waist": 2.0, "hip": 8.0},
-        "trousers": {"waist": 2.0, "hip": 8.0},
-        "shorts": {"waist": 2.0, "hip": 8.0},
-    }
+from twinwear_body.sizing import EASE_CM
 
 from .anatomy import ARM_PARTS, LEG_PARTS, Anatomy, vertex_normals
 from .scene import Material, Surface, Weave
