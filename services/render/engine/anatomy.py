@@ -107,6 +107,12 @@ class Anatomy:
         return chains
 
     @cached_property
+    def seated(self) -> bool:
+        """Thighs nearer horizontal than vertical: cloth follows the lap, hems follow the legs."""
+        drops = [(c.points[0, 1] - c.points[1, 1]) / max(c.lengths[0], 1e-6) for c in self.legs.values()]
+        return float(np.mean(drops)) < 0.6
+
+    @cached_property
     def neck_base(self) -> np.ndarray:
         return self._boundary_centre(PARTS["neck"], PARTS["torso"])
 

@@ -132,6 +132,23 @@ def hem_height(anat: Anatomy, length: str) -> float:
     return heights[length]
 
 
+def hem_reach(anat: Anatomy, length: str) -> float:
+    """Arc length down the leg from the hip joint where a hem of this length ends (seated bodies)."""
+    thigh, shin = (np.mean([anat.legs[s].lengths[i] for s in "lr"]) for i in (0, 1))
+    reach = {
+        "cropped": -0.12,
+        "hip": 0.03,
+        "thigh": 0.5 * thigh,
+        "knee": thigh + 0.02,
+        "midi": thigh + 0.45 * shin,
+        "ankle": thigh + shin - 0.03,
+        "floor": thigh + shin + 0.02,
+    }
+    if length not in reach:
+        raise ValueError(f"length: {length!r} is not one of {', '.join(reach)}")
+    return float(reach[length])
+
+
 def sleeve_reach(anat: Anatomy, sleeve: str) -> float:
     """Arc length from the shoulder joint where the sleeve ends (negative: an armhole)."""
     upper, fore = (np.mean([anat.arms[s].lengths[i] for s in "lr"]) for i in (0, 1))
@@ -389,15 +406,18 @@ def top_cut(anat: Anatomy, garment_type: str, sleeve: str, hem_y: float) -> np.n
     return np.where(hands_feet, np.minimum(cut, -0.01), cut)
 
 
-def bottom_cut(anat: Anatomy, top_y: float, hem_y: float) -> np.ndarray:
-    """Waistband to hem, both horizontal (standing and walking legs are near vertical)."""
-    cut = np.minimum(top_y - anat.v[:, 1], anat.v[:, 1] - hem_y)
+def bottom_cut(anat: Anatomy, top_y: float, hem_y: float, length: str = "") -> np.ndarray:
+    """Waistband to hem: both horizontal when standing or walking (legs near vertical); seated,
+    the hem goes round the leg where the length reaches along it."""
+    seated = anat.seated and length
+    hem = hem_reach(anat, length) - anat.leg_coordinate if seated else anat.v[:, 1] - hem_y
+    cut = np.minimum(top_y - anat.v[:, 1], hem)
     arms = np.isin(anat.parts, [p for parts in ARM_PARTS.values() for p in parts])
     return np.where(arms, -0.05, cut)
 
 
 def brief_cut(anat: Anatomy) -> np.ndarray:
-    return bottom_cut(anat, anat.heights["hip"] + 0.05, anat.heights["crotch"] - 0.035)
+    return bottom_cut(anat, anat.heights["hip"] + 0.05, anat.heights["crotch"] - 0.035, "hip")
 
 
 def modesty_field(anat: Anatomy) -> np.ndarray:
@@ -544,10 +564,11 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
         surfaces.append(to_surface(anat, layer, tex_map))
         coverage = cut
         if gtype == "dress":
-            surfaces.append(
-                cone(anat, anat.heights["waist"], hem_y, offset + 0.002, fit.looseness, tex_map, colour, weave)
+            skirt, skirt_coverage = _skirt(
+                anat, anat.heights["waist"], hem_y, length, offset + 0.002, fit, tex_map, colour, weave
             )
-            coverage = np.maximum(cut, _cone_coverage(anat, hem_y))
+            surfaces.append(skirt)
+            coverage = np.maximum(cut, skirt_coverage)
         else:
             surfaces.append(_base_trousers(anat))
             if gtype == "jacket":  # a plain tee shows in the jacket's neckline
@@ -570,12 +591,13 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
                 True,
             )
             surfaces.append(to_surface(anat, layer, tex_map))
-            surfaces.append(
-                cone(anat, anat.heights["waist"] - 0.01, hem_y, offset + 0.004, fit.looseness, tex_map, colour, weave)
+            skirt, skirt_coverage = _skirt(
+                anat, anat.heights["waist"] - 0.01, hem_y, length, offset + 0.004, fit, tex_map, colour, weave
             )
-            coverage = np.maximum(band, _cone_coverage(anat, hem_y))
+            surfaces.append(skirt)
+            coverage = np.maximum(band, skirt_coverage)
         else:
-            cut = bottom_cut(anat, waist_top, hem_y)
+            cut = bottom_cut(anat, waist_top, hem_y, length)
             leg_mask = np.isin(anat.parts, [p for parts in LEG_PARTS.values() for p in parts])
             off = np.full(len(anat.v), offset + 0.002) + limb_flare(anat, leg_mask, anat.leg_coordinate, fit.looseness)
             layer = Layer(
@@ -597,6 +619,37 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
     surfaces.append(_underwear(anat))
     surfaces.extend(_shoes(anat))
     return surfaces, coverage
+
+
+def _skirt(
+    anat: Anatomy,
+    top_y: float,
+    hem_y: float,
+    length: str,
+    offset: float,
+    fit: Fit,
+    tex_map: TextureMap,
+    colour: tuple[float, float, float],
+    weave: Weave,
+) -> tuple[Surface, np.ndarray]:
+    """A skirt standing: a cone from top_y; seated: cloth over the lap, hemmed along the legs."""
+    if not anat.seated:
+        return cone(anat, top_y, hem_y, offset, fit.looseness, tex_map, colour, weave), _cone_coverage(anat, hem_y)
+    cut = bottom_cut(anat, top_y + 0.01, hem_y, length)
+    lap = Layer(
+        cut,
+        np.full(len(cut), offset + 0.006),
+        np.zeros_like(anat.v),
+        np.full((len(cut), 2), np.nan),
+        Material.GARMENT,
+        colour,
+        weave,
+        fit.tension,
+        fit.looseness,
+        True,
+        8,
+    )
+    return to_surface(anat, lap, tex_map), cut
 
 
 def _cone_coverage(anat: Anatomy, hem_y: float) -> np.ndarray:
@@ -640,7 +693,7 @@ def _plain_layer(
 
 
 def _base_trousers(anat: Anatomy) -> Surface:
-    cut = bottom_cut(anat, anat.heights["waist"] + 0.005, anat.heights["ankle"] + 0.01)
+    cut = bottom_cut(anat, anat.heights["waist"] + 0.005, anat.heights["ankle"] + 0.01, "ankle")
     return to_surface(anat, _plain_layer(cut, 0.008, BASE_TROUSERS_RGB, Weave.SUITING), None)
 
 
