@@ -107,6 +107,12 @@ class Anatomy:
         return chains
 
     @cached_property
+    def seated(self) -> bool:
+        """Thighs nearer horizontal than vertical: cloth follows the lap, hems follow the legs."""
+        drops = [(c.points[0, 1] - c.points[1, 1]) / max(c.lengths[0], 1e-6) for c in self.legs.values()]
+        return float(np.mean(drops)) < 0.6
+
+    @cached_property
     def neck_base(self) -> np.ndarray:
         return self._boundary_centre(PARTS["neck"], PARTS["torso"])
 
@@ -223,11 +229,6 @@ class Anatomy:
         """Which arm chain (0 = l, 1 = r) each vertex belongs to, by nearest shoulder."""
         sl, sr = self.arms["l"].points[0], self.arms["r"].points[0]
         return (np.linalg.norm(self.v - sr, axis=1) < np.linalg.norm(self.v - sl, axis=1)).astype(np.int8)
-
-    @cached_property
-    def leg_side(self) -> np.ndarray:
-        hl, hr = self.legs["l"].points[0], self.legs["r"].points[0]
-        return (np.linalg.norm(self.v - hr, axis=1) < np.linalg.norm(self.v - hl, axis=1)).astype(np.int8)
 
     @cached_property
     def radial(self) -> tuple[np.ndarray, np.ndarray]:

@@ -5,20 +5,17 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from twinwear_body.model import PARTS, BodyMesh
 from twinwear_body.params import Measurements
+from twinwear_body.sizing import SizeRow
 
 from . import garments, hair
 from .anatomy import Anatomy
 from .raster import FaceUniforms, Rasteriser
 from .scene import Material, Scene, Surface, frame_figure, parse_background, studio_lights
-
-if TYPE_CHECKING:
-    from twinwear_body.sizing import SizeRow
 
 LANDMARKS = (
     "neckline_left",
@@ -175,7 +172,9 @@ class Renderer:
         )
         return _Prepared(scene, textures, details, face, {"garment_fit": (t1 - t0) * 1e3, "hair_face": (t2 - t1) * 1e3})
 
-    def _frames(self, job: RenderJob, prepared: _Prepared, yaws: list[float]) -> tuple[list, float, float]:
+    def _frames(
+        self, job: RenderJob, prepared: _Prepared, yaws: list[float], with_passes: bool
+    ) -> tuple[list, float, float]:
         t0 = time.perf_counter()
         up = self.raster.upload(prepared.scene, prepared.textures)
         up.details.update(prepared.details)
@@ -195,7 +194,7 @@ class Renderer:
 
     def render(self, job: RenderJob) -> RenderResult:
         prepared = self._prepare(job)
-        (frame,), t_upload, t_raster = self._frames(job, prepared, [job.view_yaw_deg])
+        (frame,), t_upload, t_raster = self._frames(job, prepared, [job.view_yaw_deg], with_passes=True)
         t0 = time.perf_counter()
         ids = frame.ids
         garment_mask = np.where(ids[..., 0] > 127, 255, 0).astype(np.uint8)
@@ -216,5 +215,5 @@ class Renderer:
             raise ValueError(f"frames: {frames} is outside 1..360")
         prepared = self._prepare(job)
         yaws = [job.view_yaw_deg + 360.0 * i / frames for i in range(frames)]
-        out, _, _ = self._frames(job, prepared, yaws)
+        out, _, _ = self._frames(job, prepared, yaws, with_passes=False)  # frames need no QA passes
         return [f.colour for f in out]

@@ -19,19 +19,7 @@ import numpy as np
 from scipy.spatial import ConvexHull
 
 from twinwear_body.model import PARTS
-
-try:
-    from twinwear_body.sizing import EASE_CM
-except ImportError:  # until helper/body ships sizing.py: its agreed ease (cm) per type and girth
-    EASE_CM = {
-        **{t: {"chest": 10.0, "waist": 12.0, "hip": 10.0} for t in ("t-shirt", "long-sleeve-top", "shirt", "knitwear")},
-        "tank": {"chest": 6.0, "waist": 8.0, "hip": 8.0},
-        "jacket": {"chest": 14.0, "waist": 14.0, "hip": 12.0},
-        "dress": {"chest": 8.0, "waist": 8.0, "hip": 10.0},
-        "skirt": {"waist": 2.0, "hip": 8.0},
-        "trousers": {"waist": 2.0, "hip": 8.0},
-        "shorts": {"waist": 2.0, "hip": 8.0},
-    }
+from twinwear_body.sizing import EASE_CM
 
 from .anatomy import ARM_PARTS, LEG_PARTS, Anatomy, vertex_normals
 from .scene import Material, Surface, Weave
@@ -144,6 +132,23 @@ def hem_height(anat: Anatomy, length: str) -> float:
     return heights[length]
 
 
+def hem_reach(anat: Anatomy, length: str) -> float:
+    """Arc length down the leg from the hip joint where a hem of this length ends (seated bodies)."""
+    thigh, shin = (np.mean([anat.legs[s].lengths[i] for s in "lr"]) for i in (0, 1))
+    reach = {
+        "cropped": -0.12,
+        "hip": 0.03,
+        "thigh": 0.5 * thigh,
+        "knee": thigh + 0.02,
+        "midi": thigh + 0.45 * shin,
+        "ankle": thigh + shin - 0.03,
+        "floor": thigh + shin + 0.02,
+    }
+    if length not in reach:
+        raise ValueError(f"length: {length!r} is not one of {', '.join(reach)}")
+    return float(reach[length])
+
+
 def sleeve_reach(anat: Anatomy, sleeve: str) -> float:
     """Arc length from the shoulder joint where the sleeve ends (negative: an armhole)."""
     upper, fore = (np.mean([anat.arms[s].lengths[i] for s in "lr"]) for i in (0, 1))
@@ -158,20 +163,6 @@ def sleeve_reach(anat: Anatomy, sleeve: str) -> float:
     if sleeve not in reach:
         raise ValueError(f"sleeve_length: {sleeve!r} is not one of {', '.join(reach)}")
     return float(reach[sleeve])
-
-
-def leg_reach(anat: Anatomy, hem_y: float) -> float:
-    """Arc length down the leg from the hip joint to the height hem_y."""
-    chain = anat.legs["l"]
-    drop = chain.points[0, 1] - hem_y
-    s = 0.0
-    for a, b, length in zip(chain.points[:-1], chain.points[1:], chain.lengths, strict=True):
-        dy = a[1] - b[1]
-        if drop <= dy or dy <= 1e-6:
-            return s + length * max(drop, 0.0) / max(dy, 1e-6)
-        drop -= dy
-        s += length
-    return s
 
 
 def neckline(anat: Anatomy, depth_front: float, width: float, raise_m: float = 0.0) -> np.ndarray:
@@ -415,21 +406,18 @@ def top_cut(anat: Anatomy, garment_type: str, sleeve: str, hem_y: float) -> np.n
     return np.where(hands_feet, np.minimum(cut, -0.01), cut)
 
 
-def bottom_cut(anat: Anatomy, top_y: float, hem_y: float) -> np.ndarray:
-    """Waistband to hem, both horizontal (standing and walking legs are near vertical)."""
-    cut = np.minimum(top_y - anat.v[:, 1], anat.v[:, 1] - hem_y)
+def bottom_cut(anat: Anatomy, top_y: float, hem_y: float, length: str = "") -> np.ndarray:
+    """Waistband to hem: both horizontal when standing or walking (legs near vertical); seated,
+    the hem goes round the leg where the length reaches along it."""
+    seated = anat.seated and length
+    hem = hem_reach(anat, length) - anat.leg_coordinate if seated else anat.v[:, 1] - hem_y
+    cut = np.minimum(top_y - anat.v[:, 1], hem)
     arms = np.isin(anat.parts, [p for parts in ARM_PARTS.values() for p in parts])
     return np.where(arms, -0.05, cut)
 
 
-def shoe_cut(anat: Anatomy) -> np.ndarray:
-    top = anat.heights["ankle"] + 0.012
-    feet = np.isin(anat.parts, (PARTS["foot_l"], PARTS["foot_r"], PARTS["shin_l"], PARTS["shin_r"]))
-    return np.where(feet, top - anat.v[:, 1], -0.05)
-
-
 def brief_cut(anat: Anatomy) -> np.ndarray:
-    return bottom_cut(anat, anat.heights["hip"] + 0.05, anat.heights["crotch"] - 0.035)
+    return bottom_cut(anat, anat.heights["hip"] + 0.05, anat.heights["crotch"] - 0.035, "hip")
 
 
 def modesty_field(anat: Anatomy) -> np.ndarray:
@@ -470,6 +458,7 @@ def cone(
         sel = lower & (np.abs(anat.v[:, 1] - y) < band)
         np.maximum.at(radius[i], tb[sel], r[sel])
     radius = np.maximum.accumulate(radius, axis=0)
+    body_radius = radius.copy()
     for _ in range(6):  # close empty angular bins and round the section
         radius = np.maximum(radius, 0.5 * (np.roll(radius, 1, axis=1) + np.roll(radius, -1, axis=1)))
     radius = 0.5 * radius + 0.25 * (np.roll(radius, 1, axis=1) + np.roll(radius, -1, axis=1))
@@ -478,6 +467,17 @@ def cone(
     folds_amp = (0.004 + 0.012 * looseness) * np.clip(drop / 0.35, 0.0, 1.0)
     folds = folds_amp * np.sin(9 * theta_c[None] + 1.7 * np.sin(2 * theta_c[None] + 0.5))
     radius = radius + offset + flare + folds
+    # Hands hanging by the sides rest on the skirt instead of disappearing into it.
+    hands = np.isin(anat.parts, (PARTS["hand_l"], PARTS["hand_r"], PARTS["forearm_l"], PARTS["forearm_r"]))
+    for i, y in enumerate(ys):
+        sel = hands & (np.abs(anat.v[:, 1] - y) < band)
+        if not sel.any():
+            continue
+        reach = np.full(n_theta, np.inf)
+        np.minimum.at(reach, tb[sel], r[sel])
+        for shift in (-2, -1, 1, 2):  # a little either side of the hand
+            reach = np.minimum(reach, np.roll(reach, shift) + 0.01 * abs(shift))
+        radius[i] = np.maximum(np.minimum(radius[i], reach - 0.006), body_radius[i] + offset)
     zc = anat.trunk_centre_z
     x = radius * np.sin(theta_c)[None]
     z = zc + radius * np.cos(theta_c)[None]
@@ -564,10 +564,11 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
         surfaces.append(to_surface(anat, layer, tex_map))
         coverage = cut
         if gtype == "dress":
-            surfaces.append(
-                cone(anat, anat.heights["waist"], hem_y, offset + 0.002, fit.looseness, tex_map, colour, weave)
+            skirt, skirt_coverage = _skirt(
+                anat, anat.heights["waist"], hem_y, length, offset + 0.002, fit, tex_map, colour, weave
             )
-            coverage = np.maximum(cut, _cone_coverage(anat, hem_y))
+            surfaces.append(skirt)
+            coverage = np.maximum(cut, skirt_coverage)
         else:
             surfaces.append(_base_trousers(anat))
             if gtype == "jacket":  # a plain tee shows in the jacket's neckline
@@ -590,12 +591,13 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
                 True,
             )
             surfaces.append(to_surface(anat, layer, tex_map))
-            surfaces.append(
-                cone(anat, anat.heights["waist"] - 0.01, hem_y, offset + 0.004, fit.looseness, tex_map, colour, weave)
+            skirt, skirt_coverage = _skirt(
+                anat, anat.heights["waist"] - 0.01, hem_y, length, offset + 0.004, fit, tex_map, colour, weave
             )
-            coverage = np.maximum(band, _cone_coverage(anat, hem_y))
+            surfaces.append(skirt)
+            coverage = np.maximum(band, skirt_coverage)
         else:
-            cut = bottom_cut(anat, waist_top, hem_y)
+            cut = bottom_cut(anat, waist_top, hem_y, length)
             leg_mask = np.isin(anat.parts, [p for parts in LEG_PARTS.values() for p in parts])
             off = np.full(len(anat.v), offset + 0.002) + limb_flare(anat, leg_mask, anat.leg_coordinate, fit.looseness)
             layer = Layer(
@@ -617,6 +619,37 @@ def dress_body(anat: Anatomy, job: RenderJob) -> tuple[list[Surface], np.ndarray
     surfaces.append(_underwear(anat))
     surfaces.extend(_shoes(anat))
     return surfaces, coverage
+
+
+def _skirt(
+    anat: Anatomy,
+    top_y: float,
+    hem_y: float,
+    length: str,
+    offset: float,
+    fit: Fit,
+    tex_map: TextureMap,
+    colour: tuple[float, float, float],
+    weave: Weave,
+) -> tuple[Surface, np.ndarray]:
+    """A skirt standing: a cone from top_y; seated: cloth over the lap, hemmed along the legs."""
+    if not anat.seated:
+        return cone(anat, top_y, hem_y, offset, fit.looseness, tex_map, colour, weave), _cone_coverage(anat, hem_y)
+    cut = bottom_cut(anat, top_y + 0.01, hem_y, length)
+    lap = Layer(
+        cut,
+        np.full(len(cut), offset + 0.006),
+        np.zeros_like(anat.v),
+        np.full((len(cut), 2), np.nan),
+        Material.GARMENT,
+        colour,
+        weave,
+        fit.tension,
+        fit.looseness,
+        True,
+        8,
+    )
+    return to_surface(anat, lap, tex_map), cut
 
 
 def _cone_coverage(anat: Anatomy, hem_y: float) -> np.ndarray:
@@ -660,7 +693,7 @@ def _plain_layer(
 
 
 def _base_trousers(anat: Anatomy) -> Surface:
-    cut = bottom_cut(anat, anat.heights["waist"] + 0.005, anat.heights["ankle"] + 0.01)
+    cut = bottom_cut(anat, anat.heights["waist"] + 0.005, anat.heights["ankle"] + 0.01, "ankle")
     return to_surface(anat, _plain_layer(cut, 0.008, BASE_TROUSERS_RGB, Weave.SUITING), None)
 
 

@@ -10,12 +10,11 @@ import math
 
 import numpy as np
 
+from twinwear_body.appearance import HAIRSTYLES
 from twinwear_body.model import PARTS
 
 from .anatomy import Anatomy, vertex_normals
 from .scene import Material, Surface
-
-HAIRSTYLES = ("bob", "long-straight", "curly-afro", "buzz", "bun", "ponytail", "wavy-medium")
 
 # Forehead hairline drop (m) where a style has a fringe.
 _FRINGE = {"bob": 0.028, "wavy-medium": 0.008}
@@ -246,7 +245,7 @@ def _ponytail(anat: Anatomy, colour: tuple[float, float, float]) -> Surface:
 
 
 def hair_surfaces(anat: Anatomy, style: str, colour_rgb: tuple[int, int, int]) -> list[Surface]:
-    if style not in _STYLE:
+    if style not in HAIRSTYLES:
         raise ValueError(f"hairstyle: {style!r} is not one of {', '.join(HAIRSTYLES)}")
     colour = tuple(c / 255 for c in colour_rgb)
     thickness, curl, curtain = _STYLE[style]

@@ -15,7 +15,7 @@ import moderngl
 import numpy as np
 
 from . import shaders
-from .scene import Background, Camera, Light, Material, Scene, Surface, Weave
+from .scene import Background, Camera, Light, Material, Scene, Surface
 
 SHADOW_SIZE = 2048
 MSAA = 4
@@ -169,7 +169,9 @@ class Rasteriser:
         background: Background,
         face: FaceUniforms,
         size: tuple[int, int],
+        with_passes: bool = True,
     ) -> Frame:
+        """One view; with_passes=False (turntable frames) skips the albedo/ids read-back and regions."""
         ctx = self.ctx
         lo, hi = up.scene.bounds
         light_vp = light_matrix(lights[0].direction, np.minimum(lo, [-0.8, 0, -0.8]), np.maximum(hi, [0.8, 0, 0.8]))
@@ -246,17 +248,25 @@ class Rasteriser:
             (tex or self._white).use(0)
             vao.render()
         ctx.copy_framebuffer(resolved, ms)
-        # Coverage regions: the body alone.
-        region_fbo.use()
-        region_fbo.clear(0, 0, 0, 0, depth=1.0)
-        self.region_prog["u_mvp"].write(_mat(mvp))
-        up.region_vao.render()
         w, h = size
+        regions = np.zeros((h, w, 2), np.uint8)
+        if with_passes:  # coverage regions: the body alone
+            region_fbo.use()
+            region_fbo.clear(0, 0, 0, 0, depth=1.0)
+            self.region_prog["u_mvp"].write(_mat(mvp))
+            up.region_vao.render()
 
         def read(fbo: moderngl.Framebuffer, attachment: int) -> np.ndarray:
             data = fbo.read(components=4, attachment=attachment)
             return np.frombuffer(data, np.uint8).reshape(h, w, 4)[::-1]
 
+        if not with_passes:
+            return Frame(
+                colour=read(resolved, 0),
+                albedo=np.zeros((h, w, 3), np.uint8),
+                ids=np.zeros((h, w, 4), np.uint8),
+                regions=regions,
+            )
         return Frame(
             colour=read(resolved, 0),
             albedo=read(resolved, 1)[..., :3],
@@ -337,12 +347,6 @@ class UploadedScene:
         )
         self._resources += [rvbo, ribo, self.region_vao]
 
-    def set_detail(self, surface: Surface, weave_detail: int) -> None:
-        self.details[id(surface)] = weave_detail
-
     def release(self) -> None:
         for r in self._resources:
             r.release()
-
-
-__all__ = ["FaceUniforms", "Frame", "Rasteriser", "UploadedScene", "Weave"]

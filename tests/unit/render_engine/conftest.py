@@ -42,8 +42,13 @@ class Twin:
 
 
 @pytest.fixture(scope="session")
-def twins() -> dict[str, Twin]:
-    model = BodyModel()
+def body_model() -> BodyModel:
+    return BodyModel()
+
+
+@pytest.fixture(scope="session")
+def twins(body_model: BodyModel) -> dict[str, Twin]:
+    model = body_model
     out = {}
     for name, (phenotype, skin, hair) in BODIES.items():
         params = BodyParams(phenotype=phenotype)
@@ -52,8 +57,8 @@ def twins() -> dict[str, Twin]:
 
 
 @pytest.fixture(scope="session")
-def renderer() -> Renderer:
-    return Renderer()
+def renderer(body_model: BodyModel) -> Renderer:
+    return Renderer()  # after the body model: anny loads torch's LLVM users first
 
 
 def job_for(

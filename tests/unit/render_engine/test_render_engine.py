@@ -9,7 +9,11 @@ import pytest
 
 from services.render.engine.api import Renderer, RenderResult
 from services.render.engine.garments import DEFAULT_SLEEVE, WEAVE
-from services.render.engine.hair import HAIRSTYLES
+from twinwear_body.appearance import HAIRSTYLES
+from twinwear_body.model import BodyModel
+from twinwear_body.params import BodyParams
+from twinwear_body.poses import POSE_NAMES, load_pose
+from twinwear_body.sizing import SizeRow
 
 from .conftest import BODIES, Twin, job_for
 from .flatlays import flatlay
@@ -111,9 +115,6 @@ def test_sleeves_reach_where_the_product_says(renderer: Renderer, twins: dict[st
 
 
 def test_size_too_small_pulls_tight_and_too_large_hangs_loose(renderer: Renderer, twins: dict[str, Twin]) -> None:
-    sizing = pytest.importorskip("twinwear_body.sizing", reason="twinwear_body.sizing (helper/body) not merged yet")
-    SizeRow = sizing.SizeRow  # noqa: N806
-
     twin = twins["heavy"]
     chest = twin.measurements.chest_girth_cm
     small = SizeRow("XS", 0, (chest - 30, chest - 24), None, None, None)
@@ -157,3 +158,19 @@ def test_background_gradient_and_image(renderer: Renderer, twins: dict[str, Twin
     image[..., 1] = 200
     pictured = renderer.render(job_for(twins["slim"], "t-shirt", background_image=image, width=256, height=384))
     assert tuple(pictured.rgba[2, 2, :3]) == (0, 200, 0)
+
+
+@pytest.mark.parametrize("pose", POSE_NAMES)
+def test_every_pose_is_dressed_and_framed(
+    renderer: Renderer, body_model: BodyModel, twins: dict[str, Twin], pose: str
+) -> None:
+    twin = twins["slim"]
+    posed = body_model.mesh(BodyParams(phenotype=BODIES["slim"][0]), pose)
+    view = load_pose(pose).view_yaw_deg
+    result = renderer.render(job_for(twin, "dress", body=posed, view_yaw_deg=view))
+    assert (result.garment_mask > 0).sum() > 50_000
+    assert fraction(result.body_mask, result.region_mask) < 0.002
+    assert fraction(result.body_mask, result.modesty_mask) < 0.001
+    # The whole figure is in frame: nothing but background on the image's border.
+    border = np.concatenate([result.rgba[0], result.rgba[-1], result.rgba[:, 0], result.rgba[:, -1]])
+    assert (np.abs(border[:, :3].astype(int) - border[0, :3].astype(int)).max(axis=1) <= 3).mean() > 0.98
