@@ -1,4 +1,6 @@
-"""The demo pipeline: feed the sample catalogue through the four services and show the result.
+"""The demo pipeline: the sample catalogue arrives from a PIM (signed Akeneo webhooks), is grouped
+into looks, planned onto the default roster of synthetic twins in the sizes they would wear,
+rendered in 3D, signed and published; the result is a contact sheet.
 
 Expects the local stack to be up (infra/demo.sh does that first). Run: ``python -m demo``.
 """
@@ -8,66 +10,68 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from datetime import date, datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
-from tqdm import tqdm
-
 from demo.contact_sheet import SheetEntry, write_contact_sheet
+from devkit.akeneo_catalogue import DEMO_MAPPING, DEV_AKENEO_SECRET, flat_lay_server, post_events, variant_events
 from devkit.catalogue import load_catalogue
-from devkit.ingest_client import post_product
 from devkit.local_services import ROOT, services_running
-from devkit.topic_reader import TopicReader
-from services.twin_builder.roster import CATALOGUE_IMAGERY, DEFAULT_ROSTER
+from devkit.pipeline_watch import PipelineWatch
 from twinwear_runtime.config import RuntimeConfig, load_config
 from twinwear_runtime.storage import MinioObjectStore
-
-
-def consenting_twins() -> int:
-    return sum(1 for twin in DEFAULT_ROSTER if twin.consent.allows(CATALOGUE_IMAGERY, date.today()))
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=ROOT / "out" / f"demo-{datetime.now():%Y%m%d-%H%M%S}")
-    parser.add_argument("--timeout", type=float, default=300.0, help="seconds to wait for all assets")
+    parser.add_argument("--timeout", type=float, default=1200.0, help="seconds to wait for all assets")
+    parser.add_argument("--products", type=int, default=0, help="only the first N catalogue products")
     args = parser.parse_args()
 
-    products = load_catalogue()
-    expected = len(products) * consenting_twins()
+    products = load_catalogue()[: args.products or None]
+    looks = {p.sku: p for p in products}
     started = time.monotonic()
-    with services_running():
-        # From the beginning: assets of a product revision published by an earlier run count too
-        # (they are not rendered again: the same product content is the same event).
-        feed = TopicReader(from_beginning=True)
-        print(f"twinwear demo: {len(products)} products x {consenting_twins()} consented twins")
-        titles, revisions = {}, {}
-        for product in products:
-            response = post_product(product.request_body())
-            if response.status not in (200, 202):  # 200: the same product, accepted by an earlier run
-                print(f"ingestion refused {product.sku}: {response.status} {response.body}", file=sys.stderr)
-                return 1
-            titles[product.sku], revisions[product.sku] = product.title, response.body["revision"]
-        assets = {}
-        with tqdm(total=expected, desc="published", unit="asset") as progress:
-            for asset in feed.assets(timeout=args.timeout):
-                if revisions.get(asset.sku) == asset.revision and (asset.sku, asset.twin_id) not in assets:
-                    assets[(asset.sku, asset.twin_id)] = asset
-                    progress.update(1)
-                if len(assets) == expected:
-                    break
-        feed.close()
+    env = {"TWINWEAR_PIM_MAPPING": str(DEMO_MAPPING), "TWINWEAR_AKENEO_SECRET": DEV_AKENEO_SECRET}
+    with services_running(env=env), flat_lay_server(products) as images:
+        # From the beginning: looks an earlier run published are not rendered again (the same
+        # content is the same render), so their assets count too.
+        watch = PipelineWatch(set(looks), from_beginning=True)
+        updated = datetime.now(UTC).isoformat(timespec="seconds")
+        events = [
+            event
+            for product in products
+            for event in variant_events(
+                product, images.url(product.sku), [row["size_label"] for row in product.size_chart], updated
+            )
+        ]
+        post_events(events)
+        print(f"twinwear demo: {len(products)} looks ({len(events)} Akeneo variant events) sent to ingestion")
+        outcome = watch.wait(timeout=args.timeout)
+        watch.close()
     wall = time.monotonic() - started
 
     store = MinioObjectStore.from_config(load_config(RuntimeConfig))
-    entries = [SheetEntry(a.sku, titles[a.sku], a.twin_id, a.asset_id, store.get(a.image)) for a in assets.values()]
+    entries = [
+        SheetEntry(
+            look_id=a.look_id,
+            title=looks[a.look_id].title,
+            caption=f"size {a.size_label} · Monk {a.monk_skin_tone} · {a.body_type or a.twin_kind}",
+            twin_id=a.twin_id,
+            asset_id=a.asset_id,
+            png=store.get(a.image),
+        )
+        for a in outcome.assets.values()
+    ]
     page, grid = write_contact_sheet(entries, args.out)
     print(
-        f"\nsummary: products {len(products)}, renders {len({a.render_id for a in assets.values()})}, "
-        f"assets published {len(assets)}/{expected}, wall time {wall:.1f} s"
+        f"\nsummary: looks {len(products)}, renders planned {len(outcome.planned)}, "
+        f"assets published {len(outcome.assets)}, renders failed {len(outcome.failed)}, wall time {wall:.1f} s"
     )
+    for failure in outcome.failed.values():
+        print(f"  render failed: {failure.look_id} on {failure.twin_id}: {failure.reason}")
     print(f"contact sheet: {page}\n               {grid}")
-    if len(assets) < expected:
+    if not outcome.complete:
         print(f"timed out after {args.timeout:.0f} s waiting for assets; logs in .stack/logs/", file=sys.stderr)
         return 1
     return 0

@@ -31,7 +31,7 @@ class FlatLayServer:
         photos = {f"/{p.sku}.png": p.flat_lay_png() for p in products}
 
         class Handler(BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+            def do_GET(self) -> None:
                 body = photos.get(self.path)
                 self.send_response(200 if body else 404)
                 self.send_header("Content-Type", "image/png")
@@ -89,7 +89,12 @@ def variant_events(
                 "length": _value(product.length or None),
                 "campaign": _value(campaign),
                 "image_flat_lay": [
-                    {"locale": None, "scope": None, "data": f"{product.sku}.png", "_links": {"download": {"href": image_url}}}
+                    {
+                        "locale": None,
+                        "scope": None,
+                        "data": f"{product.sku}.png",
+                        "_links": {"download": {"href": image_url}},
+                    }
                 ],
             },
             "created": updated,

@@ -200,9 +200,11 @@ def start_services(
 
 
 @contextmanager
-def services_running(services: tuple[LocalService, ...] = SERVICES) -> Iterator[RunningServices]:
+def services_running(
+    services: tuple[LocalService, ...] = SERVICES, env: Mapping[str, str] | None = None
+) -> Iterator[RunningServices]:
     """Run the services for the duration of the block, then SIGTERM them."""
-    running = start_services(services)
+    running = start_services(services, env)
     try:
         yield running
     finally:

@@ -1,0 +1,74 @@
+"""Watching looks go through the pipeline: which renders the twin builder planned for them, and
+which of those ended as a published asset or a failed render."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Collection
+from dataclasses import dataclass, field
+
+from devkit.topic_reader import TopicReader
+from twinwear.v1 import events_pb2
+from twinwear_contracts.topics import ASSET_FEED, RENDER_REQUESTS, RENDER_RESULTS
+from twinwear_runtime.events import EventRegistry, unwrap
+
+_EVENTS = EventRegistry(event for topic in (RENDER_REQUESTS, RENDER_RESULTS, ASSET_FEED) for event in topic.events)
+
+
+@dataclass
+class Outcome:
+    # Keyed by render id.
+    planned: dict[str, events_pb2.RenderRequested] = field(default_factory=dict)
+    failed: dict[str, events_pb2.RenderFailed] = field(default_factory=dict)
+    # Keyed by asset slot: the newest asset of each slot.
+    assets: dict[str, events_pb2.AssetPublished] = field(default_factory=dict)
+    complete: bool = False
+
+    def open_renders(self) -> set[str]:
+        published = {a.render_id for a in self.assets.values()}
+        return set(self.planned) - published - set(self.failed)
+
+
+class PipelineWatch:
+    """Follows the render requests, render results and the feed for a set of looks."""
+
+    def __init__(self, looks: Collection[str], from_beginning: bool = False) -> None:
+        self.looks = set(looks)
+        self.outcome = Outcome()
+        self._readers = [TopicReader(t.name, from_beginning) for t in (RENDER_REQUESTS, RENDER_RESULTS, ASSET_FEED)]
+
+    def _take(self, payload: object) -> None:
+        if isinstance(payload, events_pb2.RenderRequested) and payload.look_id in self.looks:
+            self.outcome.planned[payload.render_id] = payload
+        elif isinstance(payload, events_pb2.RenderFailed) and payload.look_id in self.looks:
+            self.outcome.failed[payload.render_id] = payload
+        elif isinstance(payload, events_pb2.AssetPublished) and payload.look_id in self.looks:
+            newest = self.outcome.assets.get(payload.slot)
+            if newest is None or newest.product_version <= payload.product_version:
+                self.outcome.assets[payload.slot] = payload
+
+    def wait(self, timeout: float, quiet: float = 15.0) -> Outcome:
+        """Until every look has renders planned and every planned render is published or failed,
+        with nothing new for ``quiet`` seconds (planning may still be adding renders), or until
+        ``timeout``."""
+        deadline = time.monotonic() + timeout
+        last_news = time.monotonic()
+        while time.monotonic() < deadline:
+            news = False
+            for reader in self._readers:
+                for record in reader.records(0.3):
+                    if record.value is not None:
+                        self._take(unwrap(record.value, _EVENTS)[1])
+                        news = True
+            if news:
+                last_news = time.monotonic()
+            planned_looks = {r.look_id for r in self.outcome.planned.values()}
+            settled = planned_looks >= self.looks and not self.outcome.open_renders()
+            if settled and time.monotonic() - last_news > quiet:
+                self.outcome.complete = True
+                break
+        return self.outcome
+
+    def close(self) -> None:
+        for reader in self._readers:
+            reader.close()
