@@ -52,9 +52,9 @@ AKENEO_SECRET, SHOPIFY_SECRET = "bench-akeneo", "bench-shopify"
 def serve(port: int, topic: str, bootstrap: str) -> None:
     """The webhook endpoints as ingestion wires them, until SIGTERM."""
     from services.ingestion.__main__ import IngestionConfig, webhooks_api
-    from services.ingestion.auth import ApiTokens
     from services.ingestion.http_api import HttpLimits, start_http_api
     from services.ingestion.inbox import InboxWriter
+    from twinwear_runtime.auth import ApiTokens
     from twinwear_runtime.config import load_config
     from twinwear_runtime.logs import configure_logging
 

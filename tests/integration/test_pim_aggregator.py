@@ -22,8 +22,7 @@ from devkit.catalogue import draw_flat_lay
 from devkit.fake_akeneo import FakeAkeneo
 from devkit.topic_reader import TopicReader
 from services.ingestion.akeneo_rest import AkeneoClient
-from services.ingestion.auth import ApiTokens
-from services.ingestion.http_api import HttpApi, RouteFactory, start_http_api
+from services.ingestion.http_api import RouteFactory, start_http_api
 from services.ingestion.pim.aggregator import Aggregator, Ports
 from services.ingestion.pim.images import FetchLimits, ImageFetcher, ImageLibrary, ImageRejected
 from services.ingestion.pim.mapping import load_mapping
@@ -46,7 +45,9 @@ from tests.pim_payloads import (
 from twinwear.v1 import events_pb2
 from twinwear_contracts.buckets import FLAT_LAYS_BUCKET, STATE_BUCKET
 from twinwear_contracts.topics import PIM_INBOX, PRODUCTS
+from twinwear_runtime.auth import ApiTokens
 from twinwear_runtime.events import EventRegistry, derive_id, unwrap, wrap
+from twinwear_runtime.http_server import HttpServer
 from twinwear_runtime.kafka import ConsumerSettings, EventProducer, RecordProcessor, TransactionalConsumer
 from twinwear_runtime.ops_server import Health
 from twinwear_runtime.storage import PreconditionFailed
@@ -177,7 +178,7 @@ class PimRun:
         self.fetcher.close()
 
 
-def rejections_api(routes: RouteFactory) -> tuple[HttpApi, str]:
+def rejections_api(routes: RouteFactory) -> tuple[HttpServer, str]:
     """The ingestion HTTP API with the rejection routes, on a free port of this suite's range."""
     for port in range(18240, 18270):
         with socket.socket() as probe:
