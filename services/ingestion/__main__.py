@@ -7,11 +7,11 @@ import functools
 import threading
 
 from services.ingestion.accept import SERVICE, StoredProductVersions, accept_product, retire_product
-from services.ingestion.auth import NOT_CONFIGURED_MESSAGE, ApiTokens
 from services.ingestion.grpc_api import start_grpc_api
 from services.ingestion.http_api import HttpLimits, start_http_api
 from twinwear_contracts.buckets import FLAT_LAYS_BUCKET, STATE_BUCKET
 from twinwear_contracts.topics import PRODUCTS
+from twinwear_runtime.auth import NOT_CONFIGURED_MESSAGE, ApiTokens
 from twinwear_runtime.config import RuntimeConfig, env
 from twinwear_runtime.service import Service
 

@@ -6,16 +6,12 @@ needs none."""
 from __future__ import annotations
 
 import dataclasses
-import functools
 from collections.abc import Callable
-from concurrent import futures
 
 import grpc
 import structlog
-from grpc_reflection.v1alpha import reflection
 
 from services.ingestion.accept import Accepted, Retired, UnknownProduct, failure_cause
-from services.ingestion.auth import NOT_CONFIGURED_MESSAGE, ApiTokens, Verdict
 from services.ingestion.domain import (
     InvalidProduct,
     ProductSubmission,
@@ -25,45 +21,14 @@ from services.ingestion.domain import (
     parse_sku,
 )
 from twinwear.v1 import ingestion_pb2, ingestion_pb2_grpc
+from twinwear_runtime.auth import ApiTokens
+from twinwear_runtime.grpc_server import start_grpc_server
 
 MAX_MESSAGE_BYTES = 32 * 1024 * 1024  # a 20 MiB image and the other fields
 SERVICE_NAME = ingestion_pb2.DESCRIPTOR.services_by_name["IngestionService"].full_name
 SOURCE = "grpc"
 log = structlog.get_logger()
 Retire = Callable[[str, int, str], Retired]
-
-
-def _refuse(code: grpc.StatusCode, details: str) -> grpc.RpcMethodHandler:
-    def refuse(_request: bytes, context: grpc.ServicerContext) -> None:
-        context.abort(code, details)
-
-    return grpc.unary_unary_rpc_method_handler(refuse)
-
-
-class TokenInterceptor(grpc.ServerInterceptor):
-    """Checks the bearer token of IngestionService calls before the servicer sees them; other
-    services (reflection) are open."""
-
-    def __init__(self, tokens: ApiTokens) -> None:
-        self._tokens = tokens
-        self._unauthenticated = _refuse(grpc.StatusCode.UNAUTHENTICATED, "a valid bearer token is required")
-        self._not_configured = _refuse(grpc.StatusCode.UNAVAILABLE, NOT_CONFIGURED_MESSAGE)
-
-    def intercept_service(
-        self,
-        continuation: Callable[[grpc.HandlerCallDetails], grpc.RpcMethodHandler | None],
-        handler_call_details: grpc.HandlerCallDetails,
-    ) -> grpc.RpcMethodHandler | None:
-        if not handler_call_details.method.startswith(f"/{SERVICE_NAME}/"):
-            return continuation(handler_call_details)
-        metadata = dict(handler_call_details.invocation_metadata or ())
-        verdict = self._tokens.check(metadata.get("authorization"))
-        if verdict is Verdict.NOT_CONFIGURED:
-            return self._not_configured
-        if verdict is Verdict.UNAUTHORIZED:
-            log.info("call refused: no valid bearer token", method=handler_call_details.method)
-            return self._unauthenticated
-        return continuation(handler_call_details)
 
 
 def _abort_on_failure(error: Exception, context: grpc.ServicerContext) -> None:
@@ -126,21 +91,13 @@ def start_grpc_api(
     max_in_flight: int = 16,
 ) -> grpc.Server:
     """Serve on a pool of ``max_in_flight`` threads; gRPC answers RESOURCE_EXHAUSTED to calls past it."""
-    server = grpc.server(
-        futures.ThreadPoolExecutor(
-            max_workers=max_in_flight,
-            thread_name_prefix="grpc-api",
-            # Threads start with no log fields: give them those bound so far (the service name).
-            initializer=functools.partial(
-                structlog.contextvars.bind_contextvars, **structlog.contextvars.get_contextvars()
-            ),
-        ),
-        interceptors=[TokenInterceptor(tokens)],
-        maximum_concurrent_rpcs=max_in_flight,
-        options=[("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)],
+    servicer = IngestionServicer(accept, retire)
+    return start_grpc_server(
+        SERVICE_NAME,
+        lambda server: ingestion_pb2_grpc.add_IngestionServiceServicer_to_server(servicer, server),
+        tokens,
+        port,
+        host,
+        max_in_flight,
+        MAX_MESSAGE_BYTES,
     )
-    ingestion_pb2_grpc.add_IngestionServiceServicer_to_server(IngestionServicer(accept, retire), server)
-    reflection.enable_server_reflection((SERVICE_NAME, reflection.SERVICE_NAME), server)
-    server.add_insecure_port(f"{host}:{port}")
-    server.start()
-    return server

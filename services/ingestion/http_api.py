@@ -31,7 +31,6 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from services.ingestion.accept import Accepted, Retired, UnknownProduct, failure_cause
-from services.ingestion.auth import NOT_CONFIGURED_MESSAGE, ApiTokens, Verdict
 from services.ingestion.domain import (
     InvalidProduct,
     ProductSubmission,
@@ -40,6 +39,7 @@ from services.ingestion.domain import (
     parse_product_version,
     parse_sku,
 )
+from twinwear_runtime.auth import NOT_CONFIGURED_MESSAGE, ApiTokens, Verdict
 
 MAX_BODY_BYTES = 30 * 1024 * 1024  # a 20 MiB image grows by a third in base64
 MAX_RETIRE_BODY_BYTES = 4096  # {"product_version": ...}

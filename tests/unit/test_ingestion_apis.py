@@ -15,11 +15,11 @@ import pytest
 
 from devkit.catalogue import draw_flat_lay
 from services.ingestion.accept import Accepted, Retired, UnknownProduct
-from services.ingestion.auth import ApiTokens, Verdict
 from services.ingestion.domain import InvalidProduct, ProductSubmission
 from services.ingestion.grpc_api import IngestionServicer, start_grpc_api
 from services.ingestion.http_api import HttpLimits, products_app
 from twinwear.v1 import events_pb2, ingestion_pb2, ingestion_pb2_grpc
+from twinwear_runtime.auth import ApiTokens, Verdict
 from twinwear_runtime.faults import Unavailable
 
 PNG = draw_flat_lay("tee", "solid", "#336699")
