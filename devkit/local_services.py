@@ -40,6 +40,9 @@ INGESTION_HTTP = "http://127.0.0.1:8080"
 INGESTION_GRPC = "127.0.0.1:50051"
 # Ingestion's API token on a developer's machine, used unless TWINWEAR_API_TOKEN is set.
 DEV_API_TOKEN = "twinwear-dev-token"
+# The twin builder's admin token on a developer's machine (TWINWEAR_ADMIN_TOKENS holds name:token).
+DEV_ADMIN_TOKEN = "twinwear-dev-admin-token"
+DEV_ADMIN_TOKENS = f"dev-admin:{DEV_ADMIN_TOKEN}"
 
 
 def api_token() -> str:
@@ -146,7 +149,12 @@ def start_services(
         processes[service.name] = subprocess.Popen(
             [sys.executable, "-m", f"services.{service.name}"],
             cwd=ROOT,
-            env={"TWINWEAR_API_TOKEN": DEV_API_TOKEN, **os.environ, **(env or {})},
+            env={
+                "TWINWEAR_API_TOKEN": DEV_API_TOKEN,
+                "TWINWEAR_ADMIN_TOKENS": DEV_ADMIN_TOKENS,
+                **os.environ,
+                **(env or {}),
+            },
             stdout=log,
             stderr=subprocess.STDOUT,
         )
