@@ -70,7 +70,7 @@ def test_an_older_version_arriving_late_plans_nothing(planner):
 
 
 def test_retirement_cancels_and_a_later_upsert_plans_again(planner):
-    planned = render_ids(handle(planner, product()))
+    planned = render_ids(handle(planner, product(product_version=1)))
     [cancel] = handle(planner, events_pb2.ProductRetired(look_id="LOOK-1", product_version=2))
     assert isinstance(cancel.payload, events_pb2.RenderCancelled) and cancel.payload.look_id == "LOOK-1"
     assert handle(planner, product(product_version=1)) == []  # older than the retirement
