@@ -35,4 +35,6 @@ infra/gen-protos.sh .venv/bin/python "$ROOT"
 # Make the repo root (services/, twinwear_runtime/) and gen/ importable from the venv.
 site=$(.venv/bin/python -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 printf '%s\n%s\n' "$ROOT" "$ROOT/gen" > "$site/twinwear.pth"
-echo "bootstrap: ready (.venv, gen/)"
+# anny builds its model cache on first load (~1 min, 1-2 GB): once here, never in a test or a service start.
+ANNY_CACHE_DIR=${ANNY_CACHE_DIR:-${TWINWEAR_STACK_DIR:-$ROOT/.stack}/cache/anny} .venv/bin/python -m twinwear_body.warm_cache
+echo "bootstrap: ready (.venv, gen/, anny cache)"

@@ -1,0 +1,150 @@
+"""Measuring a body mesh the way a tape does (ISO 8559-1 measures, on the rest A-pose mesh). Pure numpy.
+
+A girth is the perimeter of the convex hull of the body's horizontal cross-section at its landmark: the path
+a tape pulled snug around the body takes, bridging hollows. The section is the exact intersection of the
+plane with the mesh's edges, restricted to the body region the tape goes round (arms and hands excluded).
+
+Landmarks (y up, metres; feet on y = 0):
+- stature: the top of the head.
+- chest / bust girth: at the bust point level, the most forward point of the torso between 0.67 and 0.77 of
+  stature (the nipples / bust apex; ISO 8559-1 5.3.4 bust girth, 5.3.5 chest girth).
+- waist girth: the smallest torso girth between the hip and the chest (ISO 8559-1 natural waist, 5.3.10).
+- hip girth: the largest girth round buttocks and thighs between the crotch and the waist (5.3.13).
+- inside leg (crotch height, 5.1.15): the lowest point of the body's midline section above the knees.
+- shoulder width: ISO 8559-1 biacromial breadth (measured straight across, not over the back): the distance
+  between the two shoulder points. A shoulder point (acromion) is a fixed vertex of anny's topology: the highest
+  point of the shoulder's surface above the shoulder joint (upperarm01 head) on anny's bodies of either sex and
+  any weight (the acromion sits over the head of the humerus). A fixed vertex, as MakeHuman's own measures use,
+  because the nearest-surface search flips between vertices on heavy shoulders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+import numpy as np
+from scipy.spatial import ConvexHull
+
+from twinwear_body.params import Measurements
+
+# Part labels, as twinwear_body.model.PARTS (kept here as numbers so that tape needs no torch).
+_TORSO, _THIGHS = (3, 4), (11, 12)
+SHOULDER_POINT_VERTICES = (8220, 1558)  # left, right; anny 0.6.2 "anny" topology
+_BUST_BAND = (0.67, 0.77)  # fractions of stature searched for the bust point
+_WAIST_BAND = (0.55, 0.70)
+_HIP_ABOVE_CROTCH_M = 0.03
+_GRID_M = 0.01  # search step for the smallest / largest girth, refined by a parabola
+
+
+def _region_edges(faces: np.ndarray, parts: np.ndarray, labels: tuple[int, ...]) -> np.ndarray:
+    inside = np.isin(parts, labels)[faces].all(axis=1)
+    region = faces[inside]
+    edges = np.concatenate([region[:, [0, 1]], region[:, [1, 2]], region[:, [2, 0]]])
+    return np.unique(np.sort(edges, axis=1), axis=0)
+
+
+def _crossings(vertices: np.ndarray, edges: np.ndarray, axis: int, value: float) -> np.ndarray:
+    """Points where the edges meet the plane vertices[:, axis] == value (anny's midline vertices lie on x = 0)."""
+    a = vertices[edges[:, 0]]
+    b = vertices[edges[:, 1]]
+    da, db = a[:, axis] - value, b[:, axis] - value
+    crossing = (da * db) < 0
+    t = (da[crossing] / (da[crossing] - db[crossing]))[:, None]
+    on_plane = a[da == 0]
+    return np.concatenate([a[crossing] + t * (b[crossing] - a[crossing]), on_plane])
+
+
+def hull_girth(vertices: np.ndarray, edges: np.ndarray, level: float) -> float:
+    """Perimeter (m) of the convex hull of the horizontal section at height `level`; 0 if there is none."""
+    points = _crossings(vertices, edges, 1, level)[:, [0, 2]]
+    if len(points) < 3:
+        return 0.0
+    return float(ConvexHull(points).area)  # for 2-D hulls scipy's "area" is the perimeter
+
+
+def _extreme_girth(vertices: np.ndarray, edges: np.ndarray, low: float, high: float, sign: float) -> float:
+    """The level of the largest (sign=1) or smallest (sign=-1) girth in [low, high], to well under a mm."""
+    levels = np.arange(low, high, _GRID_M)
+    girths = np.array([hull_girth(vertices, edges, y) for y in levels]) * sign
+    best = int(np.argmax(girths))
+    if 0 < best < len(levels) - 1:
+        g0, g1, g2 = girths[best - 1 : best + 2]
+        curvature = g0 - 2 * g1 + g2
+        if curvature < 0:
+            return float(levels[best] + 0.5 * _GRID_M * (g0 - g2) / curvature)
+    return float(levels[best])
+
+
+@dataclass(frozen=True)
+class Tape:
+    """Measures meshes of one topology (anny's); the regions are worked out once from the part labels."""
+
+    torso_edges: np.ndarray
+    hip_edges: np.ndarray
+
+    @staticmethod
+    def for_topology(faces: np.ndarray, parts: np.ndarray) -> Tape:
+        return Tape(
+            torso_edges=_region_edges(faces, parts, _TORSO),
+            hip_edges=_region_edges(faces, parts, _TORSO + _THIGHS),
+        )
+
+    def landmarks(self, vertices: np.ndarray, parts: np.ndarray) -> dict[str, float]:
+        """Landmark heights (m) of a rest-pose mesh standing on y = 0."""
+        stature = float(vertices[:, 1].max())
+        torso = vertices[np.isin(parts, _TORSO)]
+        band = torso[(torso[:, 1] > _BUST_BAND[0] * stature) & (torso[:, 1] < _BUST_BAND[1] * stature)]
+        chest = float(band[np.argmax(band[:, 2]), 1])
+        crotch = self.crotch_height(vertices, stature)
+        waist_low = max(_WAIST_BAND[0] * stature, crotch + 2 * _HIP_ABOVE_CROTCH_M)
+        waist = _extreme_girth(vertices, self.torso_edges, waist_low, min(_WAIST_BAND[1] * stature, chest), -1.0)
+        hip = _extreme_girth(vertices, self.hip_edges, crotch + _HIP_ABOVE_CROTCH_M, waist, 1.0)
+        return {"stature": stature, "chest": chest, "waist": waist, "hip": hip, "crotch": crotch}
+
+    def girths_at(self, vertices: np.ndarray, levels: Mapping[str, float]) -> dict[str, float]:
+        """Chest, waist and hip girths (m) at given landmark heights."""
+        return {
+            "chest": hull_girth(vertices, self.torso_edges, levels["chest"]),
+            "waist": hull_girth(vertices, self.torso_edges, levels["waist"]),
+            "hip": hull_girth(vertices, self.hip_edges, levels["hip"]),
+        }
+
+    def crotch_height(self, vertices: np.ndarray, stature: float) -> float:
+        midline = _crossings(vertices, self.hip_edges, 0, 0.0)
+        return float(midline[midline[:, 1] > 0.3 * stature, 1].min())
+
+    def measure(self, vertices: np.ndarray, parts: np.ndarray) -> tuple[Measurements, dict[str, float]]:
+        """The measurements of a rest-pose mesh, and its landmark heights."""
+        levels = self.landmarks(vertices, parts)
+        levels["shoulder"] = float(vertices[list(SHOULDER_POINT_VERTICES), 1].mean())
+        return measurements_of(levels, self.girths_at(vertices, levels), vertices), levels
+
+
+def measurements_of(levels: Mapping[str, float], girths: Mapping[str, float], vertices: np.ndarray) -> Measurements:
+    left, right = vertices[list(SHOULDER_POINT_VERTICES)]
+    return Measurements(
+        stature_cm=100.0 * levels["stature"],
+        chest_girth_cm=100.0 * girths["chest"],
+        waist_girth_cm=100.0 * girths["waist"],
+        hip_girth_cm=100.0 * girths["hip"],
+        inside_leg_cm=100.0 * levels["crotch"],
+        shoulder_width_cm=100.0 * float(np.linalg.norm(left - right)),
+    )
+
+
+def _tape_for(mesh) -> Tape:  # mesh: twinwear_body.model.BodyMesh
+    return Tape.for_topology(mesh.faces, mesh.parts)
+
+
+def measure(mesh) -> Measurements:
+    """The ISO 8559-1 measurements of a rest-pose (BodyModel.mesh(params)) mesh, in centimetres."""
+    return _tape_for(mesh).measure(mesh.vertices.astype(np.float64), mesh.parts)[0]
+
+
+def landmark_heights(mesh) -> dict[str, float]:
+    """Landmark heights (m): stature, chest, waist, hip, crotch, shoulder, knee, ankle."""
+    levels = _tape_for(mesh).measure(mesh.vertices.astype(np.float64), mesh.parts)[1]
+    levels["knee"] = float(np.mean([mesh.joints[f"lowerleg01.{s}"][1] for s in "LR"]))
+    levels["ankle"] = float(np.mean([mesh.joints[f"foot.{s}"][1] for s in "LR"]))
+    return levels
