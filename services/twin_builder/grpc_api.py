@@ -80,7 +80,7 @@ class TwinServicer(twin_service_pb2_grpc.TwinServiceServicer):
 
     # The generated method names are gRPC's (N802).
     @_answering_errors
-    def CreateTwin(self, request: pb.CreateTwinRequest, context: grpc.ServicerContext) -> pb.TwinReply:  # noqa: N802
+    def CreateTwin(self, request: pb.CreateTwinRequest, context: grpc.ServicerContext) -> pb.CreateTwinResponse:  # noqa: N802
         twin = self._commands.create_twin(
             self._caller(context),
             kind=request.kind,
@@ -92,84 +92,88 @@ class TwinServicer(twin_service_pb2_grpc.TwinServiceServicer):
             talent=request.talent,
             twin_id=request.twin_id,
         )
-        return pb.TwinReply(twin=twin)
+        return pb.CreateTwinResponse(twin=twin)
 
     @_answering_errors
-    def GetTwin(self, request: pb.GetTwinRequest, context: grpc.ServicerContext) -> pb.TwinReply:  # noqa: N802
-        return pb.TwinReply(twin=self._commands.get_twin(self._caller(context), request.twin_id))
+    def GetTwin(self, request: pb.GetTwinRequest, context: grpc.ServicerContext) -> pb.GetTwinResponse:  # noqa: N802
+        return pb.GetTwinResponse(twin=self._commands.get_twin(self._caller(context), request.twin_id))
 
     @_answering_errors
-    def ListTwins(self, request: pb.ListTwinsRequest, context: grpc.ServicerContext) -> pb.ListTwinsReply:  # noqa: N802
-        return pb.ListTwinsReply(twins=self._commands.list_twins(self._caller(context), request.kind))
+    def ListTwins(self, request: pb.ListTwinsRequest, context: grpc.ServicerContext) -> pb.ListTwinsResponse:  # noqa: N802
+        return pb.ListTwinsResponse(twins=self._commands.list_twins(self._caller(context), request.kind))
 
     @_answering_errors
-    def DeleteTwin(self, request: pb.DeleteTwinRequest, context: grpc.ServicerContext) -> pb.DeleteTwinReply:  # noqa: N802
+    def DeleteTwin(self, request: pb.DeleteTwinRequest, context: grpc.ServicerContext) -> pb.DeleteTwinResponse:  # noqa: N802
         event_id = self._commands.delete_twin(self._caller(context), request.twin_id)
-        return pb.DeleteTwinReply(twin_id=request.twin_id, event_id=event_id)
+        return pb.DeleteTwinResponse(twin_id=request.twin_id, event_id=event_id)
 
     @_answering_errors
-    def ExportTwin(self, request: pb.ExportTwinRequest, context: grpc.ServicerContext) -> pb.ExportTwinReply:  # noqa: N802
+    def ExportTwin(self, request: pb.ExportTwinRequest, context: grpc.ServicerContext) -> pb.ExportTwinResponse:  # noqa: N802
         twin, glb, history = self._commands.export_twin(self._caller(context), request.twin_id, request.pose)
-        return pb.ExportTwinReply(twin=twin, glb=glb, consent_history=[_record(e) for e in history])
+        return pb.ExportTwinResponse(twin=twin, glb=glb, consent_history=[_record(e) for e in history])
 
     @_answering_errors
-    def FitTwin(self, request: pb.FitTwinRequest, context: grpc.ServicerContext) -> pb.TwinReply:  # noqa: N802
+    def FitTwin(self, request: pb.FitTwinRequest, context: grpc.ServicerContext) -> pb.FitTwinResponse:  # noqa: N802
         twin = self._commands.fit_twin(self._caller(context), request.twin_id, request.measurements)
-        return pb.TwinReply(twin=twin)
+        return pb.FitTwinResponse(twin=twin)
 
     @_answering_errors
-    def GetTwinMesh(self, request: pb.GetTwinMeshRequest, context: grpc.ServicerContext) -> pb.GetTwinMeshReply:  # noqa: N802
+    def GetTwinMesh(self, request: pb.GetTwinMeshRequest, context: grpc.ServicerContext) -> pb.GetTwinMeshResponse:  # noqa: N802
         glb, twin, pose = self._commands.mesh(self._caller(context), request.twin_id, request.pose)
-        return pb.GetTwinMeshReply(glb=glb, content_type="model/gltf-binary", pose=pose, twin_version=twin.twin_version)
+        return pb.GetTwinMeshResponse(
+            glb=glb, content_type="model/gltf-binary", pose=pose, twin_version=twin.twin_version
+        )
 
     @_answering_errors
     def GenerateRoster(  # noqa: N802
         self, request: pb.GenerateRosterRequest, context: grpc.ServicerContext
-    ) -> pb.GenerateRosterReply:
+    ) -> pb.GenerateRosterResponse:
         twins, queued, coverage = self._commands.generate_roster(
             self._caller(context), request.brand, request.count, request.seed
         )
-        return pb.GenerateRosterReply(twins=twins, queued=queued, coverage=coverage)
+        return pb.GenerateRosterResponse(twins=twins, queued=queued, coverage=coverage)
 
     @_answering_errors
-    def GrantConsent(self, request: pb.GrantConsentRequest, context: grpc.ServicerContext) -> pb.ConsentReply:  # noqa: N802
+    def GrantConsent(self, request: pb.GrantConsentRequest, context: grpc.ServicerContext) -> pb.GrantConsentResponse:  # noqa: N802
         grant, status, event_id = self._commands.grant(self._caller(context), request.grant)
-        return pb.ConsentReply(grant=grant, status=status, event_id=event_id)
+        return pb.GrantConsentResponse(grant=grant, status=status, event_id=event_id)
 
     @_answering_errors
-    def RevokeConsent(self, request: pb.RevokeConsentRequest, context: grpc.ServicerContext) -> pb.ConsentReply:  # noqa: N802
+    def RevokeConsent(
+        self, request: pb.RevokeConsentRequest, context: grpc.ServicerContext
+    ) -> pb.RevokeConsentResponse:  # noqa: N802
         grant, status, event_id = self._commands.revoke(
             self._caller(context), request.twin_id, request.consent_id, request.reason
         )
-        return pb.ConsentReply(grant=grant, status=status, event_id=event_id)
+        return pb.RevokeConsentResponse(grant=grant, status=status, event_id=event_id)
 
     @_answering_errors
     def ListConsentHistory(  # noqa: N802
         self, request: pb.ListConsentHistoryRequest, context: grpc.ServicerContext
-    ) -> pb.ListConsentHistoryReply:
+    ) -> pb.ListConsentHistoryResponse:
         history = self._commands.history(self._caller(context), request.twin_id)
-        return pb.ListConsentHistoryReply(records=[_record(e) for e in history])
+        return pb.ListConsentHistoryResponse(records=[_record(e) for e in history])
 
     @_answering_errors
-    def CreateAvatar(self, request: pb.CreateAvatarRequest, context: grpc.ServicerContext) -> pb.TwinReply:  # noqa: N802
+    def CreateAvatar(self, request: pb.CreateAvatarRequest, context: grpc.ServicerContext) -> pb.CreateAvatarResponse:  # noqa: N802
         twin = self._commands.create_avatar(
             self._caller(context), request.sex, request.age_years, request.measurements, request.request_id
         )
-        return pb.TwinReply(twin=twin)
+        return pb.CreateAvatarResponse(twin=twin)
 
     @_answering_errors
-    def DeleteAvatar(self, request: pb.DeleteAvatarRequest, context: grpc.ServicerContext) -> pb.DeleteTwinReply:  # noqa: N802
+    def DeleteAvatar(self, request: pb.DeleteAvatarRequest, context: grpc.ServicerContext) -> pb.DeleteAvatarResponse:  # noqa: N802
         event_id = self._commands.delete_avatar(self._caller(context), request.twin_id)
-        return pb.DeleteTwinReply(twin_id=request.twin_id, event_id=event_id)
+        return pb.DeleteAvatarResponse(twin_id=request.twin_id, event_id=event_id)
 
     @_answering_errors
     def RecommendSize(  # noqa: N802
         self, request: pb.RecommendSizeRequest, context: grpc.ServicerContext
-    ) -> pb.RecommendSizeReply:
+    ) -> pb.RecommendSizeResponse:
         advice, garment = self._commands.recommend_size(
             self._caller(context), request.twin_id, request.look_id, request.size_chart, request.garment_type
         )
-        return pb.RecommendSizeReply(
+        return pb.RecommendSizeResponse(
             size_label=advice.size_label,
             fit=advice.fit,
             confidence=advice.confidence,
