@@ -1,3 +1,4 @@
+# ruff: noqa: N802 - the servicer's method names are the generated gRPC names
 """gRPC ``twinwear.v1.TwinService`` over :mod:`services.twin_builder.commands`: a bad field gets
 INVALID_ARGUMENT naming it (and its accepted range), an unknown id NOT_FOUND, a missing admin token
 or brand scope PERMISSION_DENIED naming it, Kafka down UNAVAILABLE. Calls need the metadata
@@ -78,9 +79,8 @@ class TwinServicer(twin_service_pb2_grpc.TwinServiceServicer):
         brand = dict(context.invocation_metadata() or ()).get(BRAND_METADATA)
         return Caller(admin=self._admins.name_of(authorization_of(context)), brand=brand or None)
 
-    # The generated method names are gRPC's (N802).
     @_answering_errors
-    def CreateTwin(self, request: pb.CreateTwinRequest, context: grpc.ServicerContext) -> pb.CreateTwinResponse:  # noqa: N802
+    def CreateTwin(self, request: pb.CreateTwinRequest, context: grpc.ServicerContext) -> pb.CreateTwinResponse:
         twin = self._commands.create_twin(
             self._caller(context),
             kind=request.kind,
@@ -95,37 +95,37 @@ class TwinServicer(twin_service_pb2_grpc.TwinServiceServicer):
         return pb.CreateTwinResponse(twin=twin)
 
     @_answering_errors
-    def GetTwin(self, request: pb.GetTwinRequest, context: grpc.ServicerContext) -> pb.GetTwinResponse:  # noqa: N802
+    def GetTwin(self, request: pb.GetTwinRequest, context: grpc.ServicerContext) -> pb.GetTwinResponse:
         return pb.GetTwinResponse(twin=self._commands.get_twin(self._caller(context), request.twin_id))
 
     @_answering_errors
-    def ListTwins(self, request: pb.ListTwinsRequest, context: grpc.ServicerContext) -> pb.ListTwinsResponse:  # noqa: N802
+    def ListTwins(self, request: pb.ListTwinsRequest, context: grpc.ServicerContext) -> pb.ListTwinsResponse:
         return pb.ListTwinsResponse(twins=self._commands.list_twins(self._caller(context), request.kind))
 
     @_answering_errors
-    def DeleteTwin(self, request: pb.DeleteTwinRequest, context: grpc.ServicerContext) -> pb.DeleteTwinResponse:  # noqa: N802
+    def DeleteTwin(self, request: pb.DeleteTwinRequest, context: grpc.ServicerContext) -> pb.DeleteTwinResponse:
         event_id = self._commands.delete_twin(self._caller(context), request.twin_id)
         return pb.DeleteTwinResponse(twin_id=request.twin_id, event_id=event_id)
 
     @_answering_errors
-    def ExportTwin(self, request: pb.ExportTwinRequest, context: grpc.ServicerContext) -> pb.ExportTwinResponse:  # noqa: N802
+    def ExportTwin(self, request: pb.ExportTwinRequest, context: grpc.ServicerContext) -> pb.ExportTwinResponse:
         twin, glb, history = self._commands.export_twin(self._caller(context), request.twin_id, request.pose)
         return pb.ExportTwinResponse(twin=twin, glb=glb, consent_history=[_record(e) for e in history])
 
     @_answering_errors
-    def FitTwin(self, request: pb.FitTwinRequest, context: grpc.ServicerContext) -> pb.FitTwinResponse:  # noqa: N802
+    def FitTwin(self, request: pb.FitTwinRequest, context: grpc.ServicerContext) -> pb.FitTwinResponse:
         twin = self._commands.fit_twin(self._caller(context), request.twin_id, request.measurements)
         return pb.FitTwinResponse(twin=twin)
 
     @_answering_errors
-    def GetTwinMesh(self, request: pb.GetTwinMeshRequest, context: grpc.ServicerContext) -> pb.GetTwinMeshResponse:  # noqa: N802
+    def GetTwinMesh(self, request: pb.GetTwinMeshRequest, context: grpc.ServicerContext) -> pb.GetTwinMeshResponse:
         glb, twin, pose = self._commands.mesh(self._caller(context), request.twin_id, request.pose)
         return pb.GetTwinMeshResponse(
             glb=glb, content_type="model/gltf-binary", pose=pose, twin_version=twin.twin_version
         )
 
     @_answering_errors
-    def GenerateRoster(  # noqa: N802
+    def GenerateRoster(
         self, request: pb.GenerateRosterRequest, context: grpc.ServicerContext
     ) -> pb.GenerateRosterResponse:
         twins, queued, coverage = self._commands.generate_roster(
@@ -134,40 +134,40 @@ class TwinServicer(twin_service_pb2_grpc.TwinServiceServicer):
         return pb.GenerateRosterResponse(twins=twins, queued=queued, coverage=coverage)
 
     @_answering_errors
-    def GrantConsent(self, request: pb.GrantConsentRequest, context: grpc.ServicerContext) -> pb.GrantConsentResponse:  # noqa: N802
+    def GrantConsent(self, request: pb.GrantConsentRequest, context: grpc.ServicerContext) -> pb.GrantConsentResponse:
         grant, status, event_id = self._commands.grant(self._caller(context), request.grant)
         return pb.GrantConsentResponse(grant=grant, status=status, event_id=event_id)
 
     @_answering_errors
     def RevokeConsent(
         self, request: pb.RevokeConsentRequest, context: grpc.ServicerContext
-    ) -> pb.RevokeConsentResponse:  # noqa: N802
+    ) -> pb.RevokeConsentResponse:
         grant, status, event_id = self._commands.revoke(
             self._caller(context), request.twin_id, request.consent_id, request.reason
         )
         return pb.RevokeConsentResponse(grant=grant, status=status, event_id=event_id)
 
     @_answering_errors
-    def ListConsentHistory(  # noqa: N802
+    def ListConsentHistory(
         self, request: pb.ListConsentHistoryRequest, context: grpc.ServicerContext
     ) -> pb.ListConsentHistoryResponse:
         history = self._commands.history(self._caller(context), request.twin_id)
         return pb.ListConsentHistoryResponse(records=[_record(e) for e in history])
 
     @_answering_errors
-    def CreateAvatar(self, request: pb.CreateAvatarRequest, context: grpc.ServicerContext) -> pb.CreateAvatarResponse:  # noqa: N802
+    def CreateAvatar(self, request: pb.CreateAvatarRequest, context: grpc.ServicerContext) -> pb.CreateAvatarResponse:
         twin = self._commands.create_avatar(
             self._caller(context), request.sex, request.age_years, request.measurements, request.request_id
         )
         return pb.CreateAvatarResponse(twin=twin)
 
     @_answering_errors
-    def DeleteAvatar(self, request: pb.DeleteAvatarRequest, context: grpc.ServicerContext) -> pb.DeleteAvatarResponse:  # noqa: N802
+    def DeleteAvatar(self, request: pb.DeleteAvatarRequest, context: grpc.ServicerContext) -> pb.DeleteAvatarResponse:
         event_id = self._commands.delete_avatar(self._caller(context), request.twin_id)
         return pb.DeleteAvatarResponse(twin_id=request.twin_id, event_id=event_id)
 
     @_answering_errors
-    def RecommendSize(  # noqa: N802
+    def RecommendSize(
         self, request: pb.RecommendSizeRequest, context: grpc.ServicerContext
     ) -> pb.RecommendSizeResponse:
         advice, garment = self._commands.recommend_size(
