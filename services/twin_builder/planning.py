@@ -12,7 +12,7 @@ Each twin wears the size it would buy from the look's size chart (twinwear_body.
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, Protocol
@@ -116,17 +116,40 @@ def _cleared(allowed: Iterable[str], wanted: Sequence[str]) -> tuple[str, ...]:
     return tuple(sorted(set(allowed) & set(wanted))) if wanted else tuple(sorted(allowed))
 
 
-def _fit(twin: twins_pb2.Twin, chart: Sequence[SizeRow], garment: str) -> tuple[SizeAdvice, SizeRow]:
-    advice = recommend_size(body_of(twin), chart, garment)
-    [row] = [r for r in chart if r.size_label == advice.size_label]
-    return advice, row
+Sizing = Callable[[twins_pb2.Twin], tuple[SizeAdvice, SizeRow]]
+# Size advice per chart and garment type, then per twin version: a backfill sizes the same roster
+# on the same few charts again and again. Bounded; advice for old twin versions simply ages out.
+_ADVICE: dict[tuple[tuple[SizeRow, ...], str], dict[tuple[str, int], tuple[SizeAdvice, SizeRow]]] = {}
+_ADVICE_CHARTS = 1_000
+
+
+def sizing_for(product: events_pb2.ProductUpserted) -> Sizing:
+    """The size each twin would wear of this product, and that size's row of its chart."""
+    chart, garment = size_chart(product), garment_type(product)
+    if len(_ADVICE) >= _ADVICE_CHARTS:
+        _ADVICE.clear()
+    known = _ADVICE.setdefault((chart, garment), {})
+
+    def fit(twin: twins_pb2.Twin) -> tuple[SizeAdvice, SizeRow]:
+        key = (twin.twin_id, twin.twin_version)
+        if (advice_and_row := known.get(key)) is None:
+            advice = recommend_size(body_of(twin), chart, garment)
+            [row] = [r for r in chart if r.size_label == advice.size_label]
+            advice_and_row = known[key] = (advice, row)
+        return advice_and_row
+
+    return fit
 
 
 def cast_talent(
-    product: events_pb2.ProductUpserted, twins: Iterable[twins_pb2.Twin], licences: Licences, brand: str, today: date
+    product: events_pb2.ProductUpserted,
+    twins: Iterable[twins_pb2.Twin],
+    licences: Licences,
+    brand: str,
+    today: date,
+    sizing: Sizing,
 ) -> list[Casting]:
     """Talent twins with a grant in force for ``brand`` that meets the look's channels and markets."""
-    chart, garment = size_chart(product), garment_type(product)
     castings = []
     for twin in twins:
         if twin.kind != "talent":
@@ -135,7 +158,7 @@ def cast_talent(
             channels = _cleared(grant.channels, product.channels)
             markets = _cleared(grant.markets, product.markets)
             if channels and markets:
-                advice, row = _fit(twin, chart, garment)
+                advice, row = sizing(twin)
                 castings.append(Casting(twin, advice, row, channels, markets, grant.consent_id))
                 break
     return castings
@@ -146,16 +169,16 @@ def cast_synthetic(
     twins: Iterable[twins_pb2.Twin],
     brand: str,
     policy: CampaignPolicy,
+    sizing: Sizing,
     keep: frozenset[str] = frozenset(),
 ) -> list[Casting]:
     """Synthetic twins of ``brand`` covering the policy's sizes (those in the look's chart) and at
     least ``min_monk_tones`` tones: the twins in ``keep`` first (already planned for the look), then,
     per missing size, a twin that wears it (a new tone preferred), then twins of new tones."""
-    chart, garment = size_chart(product), garment_type(product)
     channels = _cleared(CHANNELS, product.channels)
     markets = tuple(sorted(product.markets))
     pool = [
-        Casting(twin, *_fit(twin, chart, garment), channels, markets)
+        Casting(twin, *sizing(twin), channels, markets)
         for twin in sorted(twins, key=lambda t: t.twin_id)
         if twin.kind == "synthetic" and twin.brand == brand
     ]
@@ -170,7 +193,7 @@ def cast_synthetic(
         if free and len(chosen) < policy.max_synthetic_twins:
             chosen.append(min(free, key=lambda c: (c.twin.appearance.monk_skin_tone in tones(), c.twin.twin_id)))
 
-    in_chart = {row.size_label for row in chart}
+    in_chart = {row.size_label for row in size_chart(product)}
     for size in policy.sizes:
         if size in in_chart and size not in {c.advice.size_label for c in chosen}:
             take([c for c in pool if c.advice.size_label == size])
@@ -227,7 +250,9 @@ def plan_look(
     """Every render the look needs now, one per chosen twin and policy pose; self-contained."""
     brand = brand_of(product, default_brand)
     look_id = look_of(product)
-    castings = cast_talent(product, twins, licences, brand, today) + cast_synthetic(product, twins, brand, policy, keep)
+    sizing = sizing_for(product)
+    talents = cast_talent(product, twins, licences, brand, today, sizing)
+    castings = talents + cast_synthetic(product, twins, brand, policy, sizing, keep)
     variant_skus = [v.sku for v in product.variants if v.sku]
     return [
         events_pb2.RenderRequested(
