@@ -168,7 +168,7 @@ class TwinCommands:
         self._bodies = bodies
         self._topics = topics
         self._today = today
-        self._roster_queue: queue.Queue[TwinDraft | None] = queue.Queue()
+        self._roster_queue: queue.Queue[tuple[TwinDraft, str] | None] = queue.Queue()
         self._queued: set[str] = set()
         self._worker: threading.Thread | None = None
 
@@ -389,18 +389,20 @@ class TwinCommands:
                 twins.append(draft.proto())
                 if draft.twin_id not in self._queued:
                     self._queued.add(draft.twin_id)
-                    self._roster_queue.put(draft)
+                    self._roster_queue.put((draft, caller.actor))
                 queued += 1
-        self._start_worker(caller.actor)
+        self._start_worker()
         return twins, queued, coverage_table(members)
 
-    def _start_worker(self, actor: str) -> None:
-        if self._worker is None:
-            self._worker = threading.Thread(target=self._fit_roster, args=(actor,), name="roster-fitter", daemon=True)
-            self._worker.start()
+    def _start_worker(self) -> None:
+        with self._state.lock:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._fit_roster, name="roster-fitter", daemon=True)
+                self._worker.start()
 
-    def _fit_roster(self, actor: str) -> None:
-        while (draft := self._roster_queue.get()) is not None:
+    def _fit_roster(self) -> None:
+        while (job := self._roster_queue.get()) is not None:
+            draft, actor = job
             try:
                 self._register(draft, actor)
             except Exception as error:  # noqa: BLE001 - one member failing must not stop the others
