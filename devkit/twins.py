@@ -53,27 +53,32 @@ def _twin_line(twin: twins_pb2.Twin) -> str:
     )
 
 
-def planned(look_id: str, seconds: float) -> None:
-    """The renders planned for a look so far, as render sees them (the render-request topic)."""
+def planned_renders(look_id: str, seconds: float) -> list[events_pb2.RenderRequested | events_pb2.RenderCancelled]:
+    """The render requests (and cancellations) of a look so far, as render sees them: what an
+    end-to-end check should expect in the feed for that look."""
     registry = EventRegistry(RENDER_REQUESTS.events)
     reader = TopicReader(RENDER_REQUESTS.name, from_beginning=True)
     try:
-        for record in reader.records(seconds):
-            if record.key != look_id.encode() or record.value is None:
-                continue
-            _, event = unwrap(record.value, registry)
-            if isinstance(event, events_pb2.RenderCancelled):
-                print(f"cancelled at version {event.product_version}: {event.reason}")
-                continue
-            assert isinstance(event, events_pb2.RenderRequested)
-            twin = event.twin
-            print(
-                f"{twin.twin_id}  v{twin.twin_version}  {twin.kind:<9} wears {event.size_label:<4} "
-                f"tone {twin.monk_skin_tone:>2}  pose {event.pose:<13} channels {','.join(event.channels)}  "
-                f"markets {','.join(event.markets) or '(product)'}  consent {twin.consent_id or '-'}"
-            )
+        return [
+            unwrap(record.value, registry)[1]
+            for record in reader.records(seconds)
+            if record.key == look_id.encode() and record.value is not None
+        ]
     finally:
         reader.close()
+
+
+def planned(look_id: str, seconds: float) -> None:
+    for event in planned_renders(look_id, seconds):
+        if isinstance(event, events_pb2.RenderCancelled):
+            print(f"cancelled at version {event.product_version}: {event.reason}")
+            continue
+        twin = event.twin
+        print(
+            f"{twin.twin_id}  v{twin.twin_version}  {twin.kind:<9} wears {event.size_label:<4} "
+            f"tone {twin.monk_skin_tone:>2}  pose {event.pose:<13} channels {','.join(event.channels)}  "
+            f"markets {','.join(event.markets) or '(product)'}  consent {twin.consent_id or '-'}"
+        )
 
 
 def run(args: argparse.Namespace, stub: twin_service_pb2_grpc.TwinServiceStub, metadata: Sequence) -> None:
