@@ -76,7 +76,10 @@ def _measurements(msg: events_pb2.BodyMeasurements, field_name: str = "measureme
     try:
         validate(targets)
     except MeasurementError as error:
-        raise InvalidRequest(f"{field_name}.{error.field}", f"{error}; accepted {error.accepted}") from None
+        detail = str(error).removeprefix(f"{error.field}: ")
+        if error.accepted not in detail:
+            detail += f" (accepted {error.accepted})"
+        raise InvalidRequest(f"{field_name}.{error.field}", detail) from None
     return targets
 
 
