@@ -178,7 +178,7 @@ class BodyModel:
         return self.torch.tensor(deltas, dtype=self.anny.dtype, device=self.device)
 
     def mesh(self, params: BodyParams, pose: Pose | str | None = None) -> BodyMesh:
-        """The body of `params` in `pose` (a Pose, a library pose name, or None for anny's rest pose)."""
+        """The body of `params` in `pose` (a Pose, a library pose name, or None for anny's rest A-pose mesh)."""
         return self.mesh_batch([params], [pose])[0]
 
     def mesh_batch(self, params: Sequence[BodyParams], poses: Sequence[Pose | str | None]) -> list[BodyMesh]:
@@ -191,8 +191,12 @@ class BodyModel:
                 phenotype_kwargs=phenotypes,
                 local_changes_kwargs=changes,
             )
-        vertices = output["vertices"].cpu().numpy() @ ANNY_TO_WORLD.T
-        heads = output["bone_poses"][..., :3, 3].cpu().numpy() @ ANNY_TO_WORLD.T
+        # No pose: anny's rest mesh itself (an A-pose), unskinned, which is what the tape measures.
+        at_rest = self.torch.tensor([pose is None for pose in poses], device=self.device)[:, None, None]
+        vertices = self.torch.where(at_rest, output["rest_vertices"], output["vertices"])
+        heads = self.torch.where(at_rest, output["rest_bone_heads"], output["bone_poses"][..., :3, 3])
+        vertices = vertices.cpu().numpy() @ ANNY_TO_WORLD.T
+        heads = heads.cpu().numpy() @ ANNY_TO_WORLD.T
         return [self._placed_mesh(v, h) for v, h in zip(vertices, heads, strict=True)]
 
     def _placed_mesh(self, vertices: np.ndarray, heads: np.ndarray) -> BodyMesh:

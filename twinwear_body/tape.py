@@ -51,7 +51,7 @@ def _crossings(vertices: np.ndarray, edges: np.ndarray, axis: int, value: float)
     da, db = a[:, axis] - value, b[:, axis] - value
     crossing = (da * db) < 0
     t = (da[crossing] / (da[crossing] - db[crossing]))[:, None]
-    on_plane = a[da == 0]
+    on_plane = np.concatenate([a[da == 0], b[db == 0]])
     return np.concatenate([a[crossing] + t * (b[crossing] - a[crossing]), on_plane])
 
 
@@ -82,12 +82,16 @@ class Tape:
 
     torso_edges: np.ndarray
     hip_edges: np.ndarray
+    shoulder_vertices: tuple[int, int] = SHOULDER_POINT_VERTICES
 
     @staticmethod
-    def for_topology(faces: np.ndarray, parts: np.ndarray) -> Tape:
+    def for_topology(
+        faces: np.ndarray, parts: np.ndarray, shoulder_vertices: tuple[int, int] = SHOULDER_POINT_VERTICES
+    ) -> Tape:
         return Tape(
             torso_edges=_region_edges(faces, parts, _TORSO),
             hip_edges=_region_edges(faces, parts, _TORSO + _THIGHS),
+            shoulder_vertices=shoulder_vertices,
         )
 
     def landmarks(self, vertices: np.ndarray, parts: np.ndarray) -> dict[str, float]:
@@ -117,20 +121,21 @@ class Tape:
     def measure(self, vertices: np.ndarray, parts: np.ndarray) -> tuple[Measurements, dict[str, float]]:
         """The measurements of a rest-pose mesh, and its landmark heights."""
         levels = self.landmarks(vertices, parts)
-        levels["shoulder"] = float(vertices[list(SHOULDER_POINT_VERTICES), 1].mean())
-        return measurements_of(levels, self.girths_at(vertices, levels), vertices), levels
+        levels["shoulder"] = float(vertices[list(self.shoulder_vertices), 1].mean())
+        return self.measurements_of(levels, vertices), levels
 
-
-def measurements_of(levels: Mapping[str, float], girths: Mapping[str, float], vertices: np.ndarray) -> Measurements:
-    left, right = vertices[list(SHOULDER_POINT_VERTICES)]
-    return Measurements(
-        stature_cm=100.0 * levels["stature"],
-        chest_girth_cm=100.0 * girths["chest"],
-        waist_girth_cm=100.0 * girths["waist"],
-        hip_girth_cm=100.0 * girths["hip"],
-        inside_leg_cm=100.0 * levels["crotch"],
-        shoulder_width_cm=100.0 * float(np.linalg.norm(left - right)),
-    )
+    def measurements_of(self, levels: Mapping[str, float], vertices: np.ndarray) -> Measurements:
+        """The measurements at known landmark heights."""
+        girths = self.girths_at(vertices, levels)
+        left, right = vertices[list(self.shoulder_vertices)]
+        return Measurements(
+            stature_cm=100.0 * levels["stature"],
+            chest_girth_cm=100.0 * girths["chest"],
+            waist_girth_cm=100.0 * girths["waist"],
+            hip_girth_cm=100.0 * girths["hip"],
+            inside_leg_cm=100.0 * levels["crotch"],
+            shoulder_width_cm=100.0 * float(np.linalg.norm(left - right)),
+        )
 
 
 def _tape_for(mesh) -> Tape:  # mesh: twinwear_body.model.BodyMesh
