@@ -26,7 +26,7 @@ from twinwear_body.fitting import MeasurementError, validate
 from twinwear_body.params import BodyParams, Measurements
 from twinwear_body.poses import load_pose
 from twinwear_body.roster import RosterMember, coverage_table, generate_roster
-from twinwear_body.sizing import COMMON_CHART, GARMENT_TYPES, SizeAdvice, SizeRow, recommend_size
+from twinwear_body.sizing import COMMON_CHART, COMMON_CHARTS, GARMENT_TYPES, SizeAdvice, SizeRow, recommend_size
 from twinwear_runtime.events import derive_id, wrap
 from twinwear_runtime.kafka import ProducerRecord, event_record
 
@@ -117,8 +117,9 @@ def roster_appearance(member: RosterMember) -> events_pb2.Appearance:
     )
 
 
-def size_on_common_chart(body: Measurements) -> str:
-    return recommend_size(body, COMMON_CHART, DEFAULT_GARMENT_TYPE).size_label
+def size_on_common_chart(body: Measurements, sex: str) -> str:
+    """The size a twin wears on the common chart of its sex (what ListTwins shows)."""
+    return recommend_size(body, COMMON_CHARTS.get(sex, COMMON_CHART), DEFAULT_GARMENT_TYPE).size_label
 
 
 @dataclass(frozen=True)
@@ -144,7 +145,7 @@ class TwinDraft:
             appearance=self.appearance,
             age_years=self.age_years,
             sex=self.sex,
-            size_label=size_on_common_chart(self.targets),
+            size_label=size_on_common_chart(self.targets, self.sex),
             talent=self.talent,
         )
 
@@ -200,7 +201,7 @@ class TwinCommands:
             twin.fitted.CopyFrom(fitted.fitted.to_proto())
             twin.residuals_mm.update(fitted.residuals_mm)
             twin.warnings.extend(fitted.warnings)
-            twin.size_label = size_on_common_chart(fitted.fitted)
+            twin.size_label = size_on_common_chart(fitted.fitted, draft.sex)
             event = twins_pb2.TwinUpserted(twin=twin, actor=actor)
             self._publish(
                 self._topics.twins, twin.twin_id, event, derive_id("twin-upserted", twin.twin_id, str(version))

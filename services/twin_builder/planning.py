@@ -20,7 +20,15 @@ from typing import Any, Protocol
 from services.twin_builder.consent import CHANNELS, Grant
 from twinwear.v1 import events_pb2, twins_pb2
 from twinwear_body.params import Measurements
-from twinwear_body.sizing import COMMON_CHART, GARMENT_TYPES, SizeAdvice, SizeRow, recommend_size
+from twinwear_body.sizing import (
+    COMMON_CHART,
+    COMMON_CHARTS,
+    GARMENT_TYPES,
+    SIZE_LABELS,
+    SizeAdvice,
+    SizeRow,
+    recommend_size,
+)
 from twinwear_runtime.events import derive_id
 
 # What a look without a garment type is sized as (ingestion before looks sent none).
@@ -96,9 +104,9 @@ def brand_of(product: events_pb2.ProductUpserted, default_brand: str) -> str:
     return product.brand or default_brand
 
 
-def size_chart(product: events_pb2.ProductUpserted) -> tuple[SizeRow, ...]:
-    """The look's chart, or the common chart when the PIM gave none."""
-    return tuple(SizeRow.from_proto(row) for row in product.size_chart) or COMMON_CHART
+def size_chart(product: events_pb2.ProductUpserted, sex: str) -> tuple[SizeRow, ...]:
+    """The look's chart, or the common chart for the wearer's sex when the PIM gave none."""
+    return tuple(SizeRow.from_proto(row) for row in product.size_chart) or COMMON_CHARTS.get(sex, COMMON_CHART)
 
 
 def garment_type(product: events_pb2.ProductUpserted) -> str:
@@ -125,14 +133,15 @@ _ADVICE_CHARTS = 1_000
 
 def sizing_for(product: events_pb2.ProductUpserted) -> Sizing:
     """The size each twin would wear of this product, and that size's row of its chart."""
-    chart, garment = size_chart(product), garment_type(product)
+    given, garment = tuple(SizeRow.from_proto(row) for row in product.size_chart), garment_type(product)
     if len(_ADVICE) >= _ADVICE_CHARTS:
         _ADVICE.clear()
-    known = _ADVICE.setdefault((chart, garment), {})
+    known = _ADVICE.setdefault((given, garment), {})  # () stands for the common charts
 
     def fit(twin: twins_pb2.Twin) -> tuple[SizeAdvice, SizeRow]:
         key = (twin.twin_id, twin.twin_version)
         if (advice_and_row := known.get(key)) is None:
+            chart = given or COMMON_CHARTS.get(twin.sex, COMMON_CHART)
             advice = recommend_size(body_of(twin), chart, garment)
             [row] = [r for r in chart if r.size_label == advice.size_label]
             advice_and_row = known[key] = (advice, row)
@@ -193,7 +202,7 @@ def cast_synthetic(
         if free and len(chosen) < policy.max_synthetic_twins:
             chosen.append(min(free, key=lambda c: (c.twin.appearance.monk_skin_tone in tones(), c.twin.twin_id)))
 
-    in_chart = {row.size_label for row in size_chart(product)}
+    in_chart = {row.size_label for row in product.size_chart} or set(SIZE_LABELS)
     for size in policy.sizes:
         if size in in_chart and size not in {c.advice.size_label for c in chosen}:
             take([c for c in pool if c.advice.size_label == size])
