@@ -422,9 +422,16 @@ class TwinCommands:
             return len(self._queued)
 
     def stop(self) -> None:
+        """Stop fitting after the member in hand; members still queued are fitted on the next start
+        (GenerateRoster again, or the seed of an empty registry)."""
         if self._worker is not None:
+            with self._state.lock:
+                while not self._roster_queue.empty():
+                    job = self._roster_queue.get_nowait()
+                    if job is not None:
+                        self._queued.discard(job[0].twin_id)
             self._roster_queue.put(None)
-            self._worker.join(timeout=60)
+            self._worker.join(timeout=120)
 
     def seed_default_roster(self, brand: str, count: int) -> int:
         """On first start (an empty registry), a deterministic roster for the default brand."""
