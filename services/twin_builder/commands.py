@@ -191,9 +191,9 @@ class TwinCommands:
             self._state.ledger.apply(event_id, payload, recorded_at(envelope))
         return event_id
 
-    def _register(self, draft: TwinDraft, actor: str) -> twins_pb2.Twin:
+    def _register(self, draft: TwinDraft, actor: str, background: bool = False) -> twins_pb2.Twin:
         """Fit the draft (seconds, outside the lock) and publish it as the twin's next version."""
-        fitted = self._bodies.fit(draft.targets, draft.sex, draft.age_years)
+        fitted = self._bodies.fit(draft.targets, draft.sex, draft.age_years, background)
         with self._state.lock:
             version = self._state.registry.version_of(draft.twin_id) + 1
             twin = draft.proto(version)
@@ -408,7 +408,7 @@ class TwinCommands:
         while (job := self._roster_queue.get()) is not None:
             draft, actor = job
             try:
-                self._register(draft, actor)
+                self._register(draft, actor, background=True)
             except Exception as error:  # noqa: BLE001 - one member failing must not stop the others
                 log.error(
                     "roster member not registered", twin_id=draft.twin_id, error=f"{type(error).__name__}: {error}"

@@ -3,12 +3,14 @@ command writes, the consent ledger's history and expiry, avatars and size advice
 
 from __future__ import annotations
 
+import threading
 import time
 from dataclasses import replace
 from datetime import date
 
 import pytest
 
+from services.twin_builder.bodies import AnnyBodies
 from services.twin_builder.commands import Caller, NotFound, PermissionDenied, Topics, TwinCommands
 from services.twin_builder.consent import InvalidRequest
 from services.twin_builder.state import TwinBuilderState
@@ -26,7 +28,7 @@ TONE = events_pb2.Appearance(monk_skin_tone=6, hairstyle="bun")
 
 
 class FakeBodies:
-    def fit(self, targets: Measurements, sex: str, age_years: float) -> FitResult:
+    def fit(self, targets: Measurements, sex: str, age_years: float, background: bool = False) -> FitResult:
         return FitResult(BodyParams.from_proto(PARAMS), targets, {"stature": 0.5}, [], 0.01)
 
     def glb(self, params: BodyParams, pose: str) -> bytes:
@@ -269,3 +271,33 @@ def test_the_default_roster_is_seeded_into_an_empty_registry_only(commands):
     assert len({t.size_label for t in twins}) >= 4 and len({t.appearance.hairstyle for t in twins}) >= 4
     assert commands.seed_default_roster("demo", 6) == 0
     commands.stop()
+
+
+def test_a_call_waiting_for_the_body_model_goes_before_queued_background_fits():
+    bodies = AnnyBodies()
+    bodies._model = object()  # no anny needed: only the turn-taking is tested
+    order: list[str] = []
+    first_in = threading.Event()
+    release_first = threading.Event()
+
+    def use(name: str, background: bool, hold: threading.Event | None = None) -> None:
+        with bodies._model_for(background):
+            if hold is not None:
+                first_in.set()
+                hold.wait(10)
+            order.append(name)
+
+    first = threading.Thread(target=use, args=("roster-1", True, release_first))
+    first.start()
+    first_in.wait(10)
+    queued = threading.Thread(target=use, args=("roster-2", True))
+    queued.start()
+    call = threading.Thread(target=use, args=("call", False))
+    call.start()
+    deadline = time.monotonic() + 10
+    while bodies._calls_waiting == 0 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    release_first.set()
+    for thread in (first, queued, call):
+        thread.join(10)
+    assert order == ["roster-1", "call", "roster-2"]
