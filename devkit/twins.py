@@ -53,11 +53,13 @@ def _twin_line(twin: twins_pb2.Twin) -> str:
     )
 
 
-def planned_renders(look_id: str, seconds: float) -> list[events_pb2.RenderRequested | events_pb2.RenderCancelled]:
+def planned_renders(
+    look_id: str, seconds: float, topic: str = RENDER_REQUESTS.name
+) -> list[events_pb2.RenderRequested | events_pb2.RenderCancelled]:
     """The render requests (and cancellations) of a look so far, as render sees them: what an
     end-to-end check should expect in the feed for that look."""
     registry = EventRegistry(RENDER_REQUESTS.events)
-    reader = TopicReader(RENDER_REQUESTS.name, from_beginning=True)
+    reader = TopicReader(topic, from_beginning=True)
     try:
         return [
             unwrap(record.value, registry)[1]
@@ -68,8 +70,8 @@ def planned_renders(look_id: str, seconds: float) -> list[events_pb2.RenderReque
         reader.close()
 
 
-def planned(look_id: str, seconds: float) -> None:
-    for event in planned_renders(look_id, seconds):
+def planned(look_id: str, seconds: float, topic: str) -> None:
+    for event in planned_renders(look_id, seconds, topic):
         if isinstance(event, events_pb2.RenderCancelled):
             print(f"cancelled at version {event.product_version}: {event.reason}")
             continue
@@ -207,19 +209,21 @@ def _parser() -> argparse.ArgumentParser:
     look = commands.add_parser("planned", help="the renders planned for a look (render-request topic)")
     look.add_argument("look_id")
     look.add_argument("--seconds", type=float, default=5.0)
+    look.add_argument("--topic", default=RENDER_REQUESTS.name)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(argv)
     if args.command == "planned":
-        planned(args.look_id, args.seconds)
+        planned(args.look_id, args.seconds, args.topic)
         return
     admin = args.admin or args.command in ADMIN_COMMANDS
     token = os.environ.get("TWINWEAR_ADMIN_TOKEN", DEV_ADMIN_TOKEN) if admin else api_token()
     metadata = [("authorization", f"Bearer {token}")]
-    if args.brand:
-        metadata.append(("x-twinwear-brand", args.brand))
+    brand = args.brand or (args.roster_brand if args.command == "roster" else None)
+    if brand:
+        metadata.append(("x-twinwear-brand", brand))
     with grpc.insecure_channel(args.target) as channel:
         try:
             run(args, twin_service_pb2_grpc.TwinServiceStub(channel), metadata)
