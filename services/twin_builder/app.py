@@ -16,6 +16,7 @@ from services.twin_builder.bodies import Bodies
 from services.twin_builder.commands import RecordSink, Topics, TwinCommands
 from services.twin_builder.handlers import Planner
 from services.twin_builder.planning import CampaignPolicy
+from services.twin_builder.prefitted import load_prefitted
 from services.twin_builder.state import TwinBuilderState
 from twinwear_contracts.topics import CONSENT, PRODUCTS, RENDER_REQUESTS, TWINS
 from twinwear_runtime.faults import Unavailable
@@ -71,7 +72,9 @@ class TwinBuilder:
         )
         self.topics = topics
         self.default_brand = default_brand
-        self.commands = TwinCommands(self.state, sink, bodies, Topics(topics.twins.name, topics.consent.name), today)
+        self.commands = TwinCommands(
+            self.state, sink, bodies, Topics(topics.twins.name, topics.consent.name), today, load_prefitted()
+        )
         self.planner = Planner(self.state, policy, default_brand, topics.render_requests.name, today)
         self._stop = threading.Event()
         self._expiry: threading.Thread | None = None

@@ -7,7 +7,7 @@ from __future__ import annotations
 import queue
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Protocol
@@ -22,7 +22,7 @@ from services.twin_builder.registry import KINDS
 from services.twin_builder.state import TwinBuilderState, recorded_at
 from twinwear.v1 import events_pb2, twins_pb2
 from twinwear_body.appearance import HAIRSTYLES, MONK_SKIN_TONES
-from twinwear_body.fitting import MeasurementError, validate
+from twinwear_body.fitting import FitResult, MeasurementError, validate
 from twinwear_body.params import BodyParams, Measurements
 from twinwear_body.poses import load_pose
 from twinwear_body.roster import RosterMember, coverage_table, generate_roster
@@ -166,8 +166,11 @@ class TwinCommands:
         bodies: Bodies,
         topics: Topics,
         today: Callable[[], date] = lambda: datetime.now(UTC).date(),
+        prefitted: Mapping[str, FitResult] | None = None,
     ) -> None:
         self._state = state
+        # Fits shipped for roster members (services/twin_builder/prefitted.py), by member id.
+        self._prefitted = prefitted or {}
         self._sink = sink
         self._bodies = bodies
         self._topics = topics
@@ -191,9 +194,12 @@ class TwinCommands:
             self._state.ledger.apply(event_id, payload, recorded_at(envelope))
         return event_id
 
-    def _register(self, draft: TwinDraft, actor: str, background: bool = False) -> twins_pb2.Twin:
-        """Fit the draft (seconds, outside the lock) and publish it as the twin's next version."""
-        fitted = self._bodies.fit(draft.targets, draft.sex, draft.age_years, background)
+    def _register(
+        self, draft: TwinDraft, actor: str, background: bool = False, fitted: FitResult | None = None
+    ) -> twins_pb2.Twin:
+        """Fit the draft (seconds, outside the lock) unless its fit is given, and publish it as the
+        twin's next version."""
+        fitted = fitted or self._bodies.fit(draft.targets, draft.sex, draft.age_years, background)
         with self._state.lock:
             version = self._state.registry.version_of(draft.twin_id) + 1
             twin = draft.proto(version)
@@ -383,18 +389,31 @@ class TwinCommands:
             )
             for member in members
         ]
-        twins, queued = [], 0
+        found: dict[str, twins_pb2.Twin] = {}
+        queued, ready = 0, []
         with self._state.lock:
-            for draft in drafts:
+            for member, draft in zip(members, drafts, strict=True):
                 registered = self._state.registry.get(draft.twin_id)
                 if registered is not None:
-                    twins.append(registered)
-                    continue
-                twins.append(draft.proto())
-                if draft.twin_id not in self._queued:
+                    found[draft.twin_id] = registered
+                elif draft.twin_id in self._queued:
+                    found[draft.twin_id] = draft.proto()  # being registered by an earlier call
+                    queued += 1
+                elif (prefitted := self._prefitted.get(member.twin_id)) is not None:
+                    self._queued.add(draft.twin_id)
+                    ready.append((draft, prefitted))
+                else:
+                    found[draft.twin_id] = draft.proto()
                     self._queued.add(draft.twin_id)
                     self._roster_queue.put((draft, caller.actor))
-                queued += 1
+                    queued += 1
+        try:
+            for draft, prefitted in ready:
+                found[draft.twin_id] = self._register(draft, caller.actor, fitted=prefitted)
+        finally:
+            with self._state.lock:
+                self._queued.difference_update(draft.twin_id for draft, _ in ready)
+        twins = [found[draft.twin_id] for draft in drafts]
         self._start_worker()
         return twins, queued, coverage_table(members)
 

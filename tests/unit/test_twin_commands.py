@@ -18,6 +18,7 @@ from tests.twin_fixtures import BRAND, PARAMS, TODAY, body_for, chart_proto, gra
 from twinwear.v1 import envelope_pb2, events_pb2, twins_pb2
 from twinwear_body.fitting import FitResult
 from twinwear_body.params import BodyParams, Measurements
+from twinwear_body.roster import generate_roster
 from twinwear_runtime.kafka import ProducerRecord
 
 ADMIN = Caller(admin="ops", brand=None)
@@ -301,3 +302,17 @@ def test_a_call_waiting_for_the_body_model_goes_before_queued_background_fits():
     for thread in (first, queued, call):
         thread.join(10)
     assert order == ["roster-1", "call", "roster-2"]
+
+
+class NoFitting(FakeBodies):
+    def fit(self, targets: Measurements, sex: str, age_years: float, background: bool = False) -> FitResult:
+        raise AssertionError("a shipped fit was fitted again")
+
+
+def test_shipped_fits_register_the_default_roster_at_once(sink):
+    members = generate_roster(6, "default")
+    shipped = {m.twin_id: FitResult(BodyParams.from_proto(PARAMS), m.measurements, {}, [], 0.0) for m in members}
+    commands = TwinCommands(TwinBuilderState(), sink, NoFitting(), Topics("twins", "consent"), lambda: TODAY, shipped)
+    assert commands.seed_default_roster("demo", 6) == 0  # nothing left to fit
+    assert {t.twin_version for t in commands.list_twins(ADMIN)} == {1} and len(commands.list_twins(ADMIN)) == 6
+    commands.stop()
