@@ -45,7 +45,7 @@ def main() -> None:
     parser.add_argument("--count", type=int, default=8)
     args = parser.parse_args()
     model = BodyModel()
-    fits = {}
+    fits: dict[str, dict] = {}
     for member in generate_roster(args.count, DEFAULT_SEED):
         result = fit(member.measurements, member.sex, member.age_years, model=model)
         fits[member.twin_id] = {
@@ -57,8 +57,9 @@ def main() -> None:
         }
         warnings = len(result.warnings)
         print(f"{member.twin_id} {member.sex} {member.size_label}: {result.seconds:.1f} s, {warnings} warnings")
-    document = {"seed": DEFAULT_SEED, "count": args.count, "fits": fits}
-    PREFITTED_FILE.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
+        # Written after each member: an interrupted run keeps what it fitted (the rest fit at start).
+        document = {"seed": DEFAULT_SEED, "count": args.count, "fits": fits}
+        PREFITTED_FILE.write_text(json.dumps(document, indent=1, sort_keys=True) + "\n")
     print(f"wrote {PREFITTED_FILE}")
 
 
