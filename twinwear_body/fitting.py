@@ -6,9 +6,9 @@ fitted. The controls are optimised through tanh so that they stay in anny's rang
 changes -1..1) without bounds, which plain LM does not take; a weak pull towards anny's average body keeps the
 problem well posed (more controls than measures).
 
-Speed: only rest vertices are computed (no skinning: the rest pose is what the tape measures), and the
-Jacobian is one batched evaluation of all perturbed bodies whose girths are taken at the landmark heights of
-the current body (exact for the waist's minimum and the hip's maximum girth by the envelope theorem).
+Speed: only the rest vertices the tape reads are computed (no skinning: the rest pose is what the tape
+measures), from only the blend shapes the fitted controls move, in float32; the Jacobian is one batched
+evaluation of all the perturbed bodies.
 """
 
 from __future__ import annotations
@@ -16,13 +16,18 @@ from __future__ import annotations
 import math
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy.optimize import least_squares
 
 from twinwear_body.model import ANNY_TO_WORLD, PARTS, BodyModel
 from twinwear_body.params import GENDER_OF_SEX, MEASURE_NAMES, PHENOTYPE_LABELS, BodyParams, Measurements, anny_age
-from twinwear_body.tape import SHOULDER_POINT_VERTICES, Tape
+from twinwear_body.tape import SHOULDER_POINT_VERTICES, WAIST_VERTICES, Tape
+from twinwear_body.warm_start import initial_variables
+
+if TYPE_CHECKING:
+    import torch
 
 # Accepted ranges (cm): adult bodies from well below the 1st to well above the 99th percentile of ISO 7250 /
 # EN 13402-3 populations; anny cannot reach all of them, which fit() reports as residuals and a warning.
@@ -51,6 +56,15 @@ FITTED_LOCAL_CHANGES = (
 )
 _PRIOR_WEIGHT_MM = 0.3  # residual (mm) per unit of a control's distance from anny's average
 _STEP = 1e-3  # finite-difference step in the optimised variables
+# LM stops as soon as every measure is this close (a tenth of the tolerance), or when its steps stall.
+_CLOSE_ENOUGH_MM = 0.5
+_TOLERANCE = 1e-3
+
+
+class _Converged(Exception):  # a signal out of scipy's LM loop, not an error
+    def __init__(self, variables: np.ndarray) -> None:
+        super().__init__("every measure within tolerance")
+        self.variables = variables
 
 
 class MeasurementError(ValueError):
@@ -108,22 +122,24 @@ class _Problem:
         for label, value in self.fixed.items():
             base[0, PHENOTYPE_LABELS.index(label)] = value
         self.base_phenotypes = base
-        self.levels: dict[str, float] = {}
         self.size = len(self.phenotypes) + len(FITTED_LOCAL_CHANGES)
         self._select_blendshapes()
 
     def _select_vertices(self, model: BodyModel) -> None:
-        """Only the vertices the tape reads: the torso, hips and legs, head and feet (for stature)."""
-        measured = ("head", "torso", "pelvis", "thigh_l", "thigh_r", "shin_l", "shin_r", "foot_l", "foot_r")
-        keep = np.isin(model.parts, [PARTS[p] for p in measured])
+        """Only the vertices the tape reads: torso and thighs, the shoulder and waist points, and for stature the
+        top 3 cm of the head and the bottom 2 cm of the feet (of anny's template; no body moves them further)."""
+        template_height = model.anny.template_vertices[:, 2].numpy()  # anny's frame is +Z up
+        keep = np.isin(model.parts, [PARTS[p] for p in ("torso", "pelvis", "thigh_l", "thigh_r")])
+        keep |= template_height > template_height.max() - 0.03
+        keep |= template_height < template_height.min() + 0.02
         keep[list(SHOULDER_POINT_VERTICES)] = True
+        keep[list(WAIST_VERTICES)] = True
         index = np.full(len(keep), -1)
         index[keep] = np.arange(int(keep.sum()))
         faces = index[model.faces]
         self.vertex_subset = np.flatnonzero(keep)
         self.parts = model.parts[keep]
-        shoulders = (int(index[SHOULDER_POINT_VERTICES[0]]), int(index[SHOULDER_POINT_VERTICES[1]]))
-        self.tape = Tape.for_topology(faces[(faces >= 0).all(axis=1)], self.parts, shoulders)
+        self.tape = Tape.for_topology(faces[(faces >= 0).all(axis=1)], self.parts, index)
 
     def _select_blendshapes(self) -> None:
         """Only the blend shapes the fitted controls can switch on: the phenotype basis and the fitted changes."""
@@ -146,6 +162,25 @@ class _Problem:
         n = len(self.phenotypes)
         return 0.5 + 0.5 * t[..., :n], t[..., n:]
 
+    def blendshape_coefficients(self, phenotypes: torch.Tensor, changes: torch.Tensor) -> torch.Tensor:
+        """The coefficients of the selected blend shapes: anny's _get_phenotype_blendshape_coefficients for the
+        fitted local changes only (each an "incr" and a "decr" shape, weighted by its positive and negative
+        part), without its loop over all of anny's local changes."""
+        from anny.models.phenotype import phenotype_blendshape_weights
+
+        anny = self.anny
+        weights = phenotype_blendshape_weights(
+            phenotypes,
+            anny.phenotype_labels,
+            anny.anchors,
+            anny.stacked_phenotype_blend_shapes_mask,
+            extrapolate=anny.extrapolate_phenotypes,
+        )
+        if anny.phenotype_blendshape_projection is not None:
+            weights = weights @ anny.phenotype_blendshape_projection
+        local = self.torch.stack([changes.clamp(min=0), (-changes).clamp(min=0)], dim=-1).reshape(len(changes), -1)
+        return self.torch.cat([weights, local.to(weights.dtype)], dim=1)
+
     def rest_vertices(self, u: np.ndarray) -> np.ndarray:
         """(B, V, 3) rest vertices in the twinwear frame, feet on y = 0, the root over x = z = 0."""
         torch = self.torch
@@ -153,13 +188,8 @@ class _Problem:
         batch = len(phen_values)
         phenotypes = self.base_phenotypes.repeat(batch, 1)
         phenotypes[:, self.phenotype_index] = torch.from_numpy(phen_values)
-        changes = torch.zeros((batch, len(self.model.local_change_labels)), dtype=self.anny.dtype)
-        changes[:, self.change_index] = torch.from_numpy(change_values)
         with torch.no_grad():
-            coeffs = self.anny._get_phenotype_blendshape_coefficients(
-                phenotypes, changes, torch.zeros((batch, 0), dtype=self.anny.dtype)
-            )
-            coeffs = coeffs[:, self.columns].float()
+            coeffs = self.blendshape_coefficients(phenotypes, torch.from_numpy(change_values)).float()
             vertices = (self.template + coeffs @ self.blendshapes).reshape(batch, -1, 3).double().numpy()
             root = (self.root_template + coeffs @ self.root_blendshapes).double().numpy()
         vertices = vertices @ ANNY_TO_WORLD.T
@@ -167,27 +197,22 @@ class _Problem:
         root[:, 1] = vertices[:, :, 1].min(axis=1)
         return vertices - root[:, None, :]
 
-    def measure(self, vertices: np.ndarray, levels: dict[str, float] | None) -> np.ndarray:
-        """Measures (mm) of one body: full landmark search, or girths at given landmark heights."""
-        if levels is None:
-            levels = self.tape.landmarks(vertices, self.parts)
-            self.levels = levels
-        else:
-            stature = float(vertices[:, 1].max())
-            levels = {**levels, "stature": stature, "crotch": self.tape.crotch_height(vertices, stature)}
-        measures = self.tape.measurements_of(levels, vertices)
+    def measure(self, vertices: np.ndarray) -> np.ndarray:
+        """The tape measures (mm) of one body."""
+        measures, _ = self.tape.measure(vertices)
         return np.array([getattr(measures, n) for n in MEASURE_NAMES]) * 10.0
 
     def residuals(self, u: np.ndarray) -> np.ndarray:
-        measured = self.measure(self.rest_vertices(u)[0], None)
-        return np.concatenate([measured - self.target, _PRIOR_WEIGHT_MM * u])
+        off_target = self.measure(self.rest_vertices(u)[0]) - self.target
+        if np.abs(off_target).max() <= _CLOSE_ENOUGH_MM:
+            raise _Converged(u.copy())
+        return np.concatenate([off_target, _PRIOR_WEIGHT_MM * u])
 
     def jacobian(self, u: np.ndarray) -> np.ndarray:
-        levels = dict(self.levels)
-        perturbed = u[None, :] + _STEP * np.eye(self.size)
-        bodies = self.rest_vertices(np.vstack([u[None, :], perturbed]))
-        base = self.measure(bodies[0], levels)
-        columns = [(self.measure(body, levels) - base) / _STEP for body in bodies[1:]]
+        """Forward differences, all perturbed bodies in one batch."""
+        bodies = self.rest_vertices(np.vstack([u[None, :], u[None, :] + _STEP * np.eye(self.size)]))
+        base = self.measure(bodies[0])
+        columns = [(self.measure(body) - base) / _STEP for body in bodies[1:]]
         return np.vstack([np.array(columns).T, _PRIOR_WEIGHT_MM * np.eye(self.size)])
 
     def params(self, u: np.ndarray) -> BodyParams:
@@ -213,10 +238,14 @@ def fit(targets: Measurements, sex: str, age_years: float, model: BodyModel | No
     _validate_person(sex, age_years)
     started = time.perf_counter()
     problem = _Problem(model or _shared_model(), sex, age_years, targets)
-    solution = least_squares(
-        problem.residuals, np.zeros(problem.size), jac=problem.jacobian, method="lm", xtol=1e-6, ftol=1e-6
-    )
-    residual_mm = problem.residuals(solution.x)[: len(MEASURE_NAMES)]
+    start = initial_variables(targets, sex, age_years, problem.size)
+    try:
+        solution = least_squares(
+            problem.residuals, start, jac=problem.jacobian, method="lm", xtol=_TOLERANCE, ftol=_TOLERANCE
+        ).x
+    except _Converged as converged:
+        solution = converged.variables
+    residual_mm = problem.measure(problem.rest_vertices(solution)[0]) - problem.target
     residuals = {name: round(float(r), 2) for name, r in zip(MEASURE_NAMES, residual_mm, strict=True)}
     fitted = Measurements(**{name: float(getattr(targets, name)) + residuals[name] / 10.0 for name in MEASURE_NAMES})
     warnings = [
@@ -224,4 +253,4 @@ def fit(targets: Measurements, sex: str, age_years: float, model: BodyModel | No
         for name, r in residuals.items()
         if abs(r) > TOLERANCE_MM
     ]
-    return FitResult(problem.params(solution.x), fitted, residuals, warnings, time.perf_counter() - started)
+    return FitResult(problem.params(solution), fitted, residuals, warnings, time.perf_counter() - started)

@@ -7,10 +7,12 @@ plane with the mesh's edges, restricted to the body region the tape goes round (
 Landmarks (y up, metres; feet on y = 0):
 - stature: the top of the head.
 - chest / bust girth: at the bust point level, the most forward point of the torso between 0.67 and 0.77 of
-  stature (the nipples / bust apex; ISO 8559-1 5.3.4 bust girth, 5.3.5 chest girth).
-- waist girth: the smallest torso girth between the hip and the chest (ISO 8559-1 natural waist, 5.3.10).
-- hip girth: the largest girth round buttocks and thighs between the crotch and the waist (5.3.13).
-- inside leg (crotch height, 5.1.15): the lowest point of the body's midline section above the knees.
+  stature (the nipples / bust apex; ISO 8559-1 bust girth and chest girth).
+- waist girth: at the natural waist, the level of anny's own waist vertex loop (the vertices of
+  anny.anthropometry.BASE_MESH_WAIST_VERTICES, between the lowest rib and the iliac crest).
+- hip girth: at the buttock point level, the most backward point of the buttocks between the crotch and the
+  waist (ISO 8559-1: the level of maximum buttock prominence), round buttocks and thighs.
+- inside leg (crotch height): the lowest point of the body's midline section above 0.3 of stature.
 - shoulder width: ISO 8559-1 biacromial breadth (measured straight across, not over the back): the distance
   between the two shoulder points. A shoulder point (acromion) is a fixed vertex of anny's topology: the highest
   point of the shoulder's surface above the shoulder joint (upperarm01 head) on anny's bodies of either sex and
@@ -31,10 +33,24 @@ from twinwear_body.params import Measurements
 # Part labels, as twinwear_body.model.PARTS (kept here as numbers so that tape needs no torch).
 _TORSO, _THIGHS = (3, 4), (11, 12)
 SHOULDER_POINT_VERTICES = (8220, 1558)  # left, right; anny 0.6.2 "anny" topology
+# anny.anthropometry.BASE_MESH_WAIST_VERTICES as indices of the "anny" topology (its base_mesh_vertex_indices).
+WAIST_VERTICES = (
+    4105, 10731, 10728, 10725, 10745, 10744, 10747, 10748, 10746, 10749, 10739, 10741, 10740, 10743, 10742, 10782,
+    10802, 10784, 10785, 10786, 10787, 10788, 10789, 4165, 4164, 4163, 4162, 4161, 4160, 4159, 4180, 4157, 4115,
+    4116, 4113, 4114, 4112, 4122, 4119, 4121, 4120, 4117, 4118, 4092, 4097, 4102,
+)  # fmt: skip
 _BUST_BAND = (0.67, 0.77)  # fractions of stature searched for the bust point
-_WAIST_BAND = (0.55, 0.70)
-_HIP_ABOVE_CROTCH_M = 0.03
-_GRID_M = 0.01  # search step for the smallest / largest girth, refined by a parabola
+_SOFTNESS_M = 0.002
+
+
+def _extreme_level(points: np.ndarray, low: float, high: float, sign: float) -> float:
+    """The height of the most forward (sign=1) or backward (sign=-1) of the points between heights low and
+    high: a soft arg-max (within a few mm of the extreme), so that the level moves smoothly with the body
+    instead of jumping from vertex to vertex, which would throw finite differences off."""
+    band = points[(points[:, 1] > low) & (points[:, 1] < high)]
+    depth = sign * band[:, 2]
+    weights = np.exp((depth - depth.max()) / _SOFTNESS_M)
+    return float(weights @ band[:, 1] / weights.sum())
 
 
 def _region_edges(faces: np.ndarray, parts: np.ndarray, labels: tuple[int, ...]) -> np.ndarray:
@@ -63,47 +79,39 @@ def hull_girth(vertices: np.ndarray, edges: np.ndarray, level: float) -> float:
     return float(ConvexHull(points).area)  # for 2-D hulls scipy's "area" is the perimeter
 
 
-def _extreme_girth(vertices: np.ndarray, edges: np.ndarray, low: float, high: float, sign: float) -> float:
-    """The level of the largest (sign=1) or smallest (sign=-1) girth in [low, high], to well under a mm."""
-    levels = np.arange(low, high, _GRID_M)
-    girths = np.array([hull_girth(vertices, edges, y) for y in levels]) * sign
-    best = int(np.argmax(girths))
-    if 0 < best < len(levels) - 1:
-        g0, g1, g2 = girths[best - 1 : best + 2]
-        curvature = g0 - 2 * g1 + g2
-        if curvature < 0:
-            return float(levels[best] + 0.5 * _GRID_M * (g0 - g2) / curvature)
-    return float(levels[best])
-
-
 @dataclass(frozen=True)
 class Tape:
     """Measures meshes of one topology (anny's); the regions are worked out once from the part labels."""
 
     torso_edges: np.ndarray
     hip_edges: np.ndarray
-    shoulder_vertices: tuple[int, int] = SHOULDER_POINT_VERTICES
+    torso_vertices: np.ndarray
+    hip_vertices: np.ndarray
+    shoulder_vertices: tuple[int, ...] = SHOULDER_POINT_VERTICES
+    waist_vertices: tuple[int, ...] = WAIST_VERTICES
 
     @staticmethod
-    def for_topology(
-        faces: np.ndarray, parts: np.ndarray, shoulder_vertices: tuple[int, int] = SHOULDER_POINT_VERTICES
-    ) -> Tape:
+    def for_topology(faces: np.ndarray, parts: np.ndarray, vertex_index: np.ndarray | None = None) -> Tape:
+        """The tape for anny's topology, or for a subset of its vertices: vertex_index maps anny's vertex
+        indices to the subset's (faces and parts are the subset's)."""
+        index = np.arange(len(parts)) if vertex_index is None else vertex_index
         return Tape(
             torso_edges=_region_edges(faces, parts, _TORSO),
             hip_edges=_region_edges(faces, parts, _TORSO + _THIGHS),
-            shoulder_vertices=shoulder_vertices,
+            torso_vertices=np.flatnonzero(np.isin(parts, _TORSO)),
+            hip_vertices=np.flatnonzero(np.isin(parts, _TORSO + _THIGHS)),
+            shoulder_vertices=tuple(int(i) for i in index[list(SHOULDER_POINT_VERTICES)]),
+            waist_vertices=tuple(int(i) for i in index[list(WAIST_VERTICES)]),
         )
 
-    def landmarks(self, vertices: np.ndarray, parts: np.ndarray) -> dict[str, float]:
+    def landmarks(self, vertices: np.ndarray) -> dict[str, float]:
         """Landmark heights (m) of a rest-pose mesh standing on y = 0."""
         stature = float(vertices[:, 1].max())
-        torso = vertices[np.isin(parts, _TORSO)]
-        band = torso[(torso[:, 1] > _BUST_BAND[0] * stature) & (torso[:, 1] < _BUST_BAND[1] * stature)]
-        chest = float(band[np.argmax(band[:, 2]), 1])
+        torso = vertices[self.torso_vertices]
+        chest = _extreme_level(torso, _BUST_BAND[0] * stature, _BUST_BAND[1] * stature, 1.0)
         crotch = self.crotch_height(vertices, stature)
-        waist_low = max(_WAIST_BAND[0] * stature, crotch + 2 * _HIP_ABOVE_CROTCH_M)
-        waist = _extreme_girth(vertices, self.torso_edges, waist_low, min(_WAIST_BAND[1] * stature, chest), -1.0)
-        hip = _extreme_girth(vertices, self.hip_edges, crotch + _HIP_ABOVE_CROTCH_M, waist, 1.0)
+        waist = float(vertices[list(self.waist_vertices), 1].mean())
+        hip = _extreme_level(vertices[self.hip_vertices], crotch, waist, -1.0)
         return {"stature": stature, "chest": chest, "waist": waist, "hip": hip, "crotch": crotch}
 
     def girths_at(self, vertices: np.ndarray, levels: Mapping[str, float]) -> dict[str, float]:
@@ -118,9 +126,9 @@ class Tape:
         midline = _crossings(vertices, self.hip_edges, 0, 0.0)
         return float(midline[midline[:, 1] > 0.3 * stature, 1].min())
 
-    def measure(self, vertices: np.ndarray, parts: np.ndarray) -> tuple[Measurements, dict[str, float]]:
+    def measure(self, vertices: np.ndarray) -> tuple[Measurements, dict[str, float]]:
         """The measurements of a rest-pose mesh, and its landmark heights."""
-        levels = self.landmarks(vertices, parts)
+        levels = self.landmarks(vertices)
         levels["shoulder"] = float(vertices[list(self.shoulder_vertices), 1].mean())
         return self.measurements_of(levels, vertices), levels
 
@@ -144,12 +152,12 @@ def _tape_for(mesh) -> Tape:  # mesh: twinwear_body.model.BodyMesh
 
 def measure(mesh) -> Measurements:
     """The ISO 8559-1 measurements of a rest-pose (BodyModel.mesh(params)) mesh, in centimetres."""
-    return _tape_for(mesh).measure(mesh.vertices.astype(np.float64), mesh.parts)[0]
+    return _tape_for(mesh).measure(mesh.vertices.astype(np.float64))[0]
 
 
 def landmark_heights(mesh) -> dict[str, float]:
     """Landmark heights (m): stature, chest, waist, hip, crotch, shoulder, knee, ankle."""
-    levels = _tape_for(mesh).measure(mesh.vertices.astype(np.float64), mesh.parts)[1]
+    levels = _tape_for(mesh).measure(mesh.vertices.astype(np.float64))[1]
     levels["knee"] = float(np.mean([mesh.joints[f"lowerleg01.{s}"][1] for s in "LR"]))
     levels["ankle"] = float(np.mean([mesh.joints[f"foot.{s}"][1] for s in "LR"]))
     return levels

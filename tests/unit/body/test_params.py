@@ -45,7 +45,9 @@ def test_appearance_covers_the_monk_scale_and_the_render_hairstyles():
 
 
 def test_pure_modules_do_not_import_torch():
-    modules = "twinwear_body.params, twinwear_body.appearance, twinwear_body.poses"
+    modules = ", ".join(
+        f"twinwear_body.{m}" for m in ("params", "appearance", "poses", "sizing", "roster", "tape", "gltf")
+    )
     code = f"import sys, {modules}; print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "False"
