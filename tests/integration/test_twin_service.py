@@ -38,8 +38,8 @@ API_TOKEN, ADMIN_TOKEN = "twins-itest-api", "twins-itest-admin"
 API = (("authorization", f"Bearer {API_TOKEN}"),)
 ADMIN = (("authorization", f"Bearer {ADMIN_TOKEN}"),)
 PORTS = iter(range(18310, 18399))
-# Fitting takes seconds to tens of seconds per twin on a shared CPU: a small roster.
-ROSTER_SIZE = 4
+# Fitted in the background: a second or so per twin on CPU, more on a busy shared one.
+ROSTER_SIZE = 6
 
 
 def body(stature: float, chest: float, waist: float, hip: float, leg: float, shoulder: float):
