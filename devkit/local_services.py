@@ -42,10 +42,10 @@ INGESTION_HTTP = "http://127.0.0.1:8080"
 INGESTION_GRPC = "127.0.0.1:50051"
 # Ingestion's API token on a developer's machine, used unless TWINWEAR_API_TOKEN is set.
 DEV_API_TOKEN = "twinwear-dev-token"
-
-
-# The publisher's review, ledger and report token on a developer's machine ("name:token").
-DEV_ADMIN_TOKENS = "dev:twinwear-dev-admin-token"
+# The admin token (talent, consent, review, ledger, reports) on a developer's machine;
+# TWINWEAR_ADMIN_TOKENS holds "name:token" pairs, and the name is who decided.
+DEV_ADMIN_TOKEN = "twinwear-dev-admin-token"
+DEV_ADMIN_TOKENS = f"dev:{DEV_ADMIN_TOKEN}"
 
 
 # The PIM mapping the local aggregator uses: the example that ships with it.
@@ -53,7 +53,7 @@ DEV_PIM_MAPPING = ROOT / "services" / "ingestion" / "pim" / "mapping.example.tom
 
 
 def dev_publisher_env() -> dict[str, str]:
-    """The publisher's development settings: an admin token and a C2PA signing certificate from
+    """Development settings: the admin token, and the publisher's C2PA signing certificate from
     the development CA (made under .stack/cache/c2pa on first use)."""
     credentials = ensure_dev_ca(LOG_DIR.parent / "cache" / "c2pa")
     return {

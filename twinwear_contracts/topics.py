@@ -13,9 +13,20 @@ from twinwear_runtime.topics import Topic
 PIM_INBOX = Topic("twinwear.pim-inbox.v1", events=(events_pb2.PimDelivery,))
 # Keyed by look id, so every version of a look stays in order on one partition.
 PRODUCTS = Topic("twinwear.product.v1", events=(events_pb2.ProductUpserted, events_pb2.ProductRetired))
-# Keyed by twin id; internal: the only topic that may carry a talent's name.
+_DAY_MS = 24 * 3600 * 1000
+# Keyed by twin id; internal: the only topic that may carry a talent's name. Compaction keeps the
+# newest record per twin; after an erasure (TwinDeleted, then a tombstone) it drops the person's
+# data within max.compaction.lag.ms, and never before min.compaction.lag.ms, so that consumers
+# (the publisher) read the TwinDeleted first.
 TWINS = Topic(
-    "twinwear.twin.v1", config={"cleanup.policy": "compact"}, events=(twins_pb2.TwinUpserted, twins_pb2.TwinDeleted)
+    "twinwear.twin.v1",
+    config={
+        "cleanup.policy": "compact",
+        "min.compaction.lag.ms": str(_DAY_MS),
+        "max.compaction.lag.ms": str(7 * _DAY_MS),
+        "delete.retention.ms": str(_DAY_MS),
+    },
+    events=(twins_pb2.TwinUpserted, twins_pb2.TwinDeleted),
 )
 # Keyed by twin id; the audit trail of consent, kept forever.
 CONSENT = Topic(

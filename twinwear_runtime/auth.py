@@ -79,6 +79,15 @@ class AdminTokens(ApiTokens):
             self._tokens.append((name.strip(), token.strip().encode()))
 
 
+class ApiOrAdminTokens(ApiTokens):
+    """Either an API token or an admin token lets a client call; ``admin`` tells who decided."""
+
+    def __init__(self, api: ApiTokens, admin: AdminTokens) -> None:
+        self.api, self.admin = api, admin
+        self._tokens = [*api._tokens, *admin._tokens]
+        self.variable = f"{api.variable} or {admin.variable}"
+
+
 def _refuse(code: grpc.StatusCode, details: str) -> grpc.RpcMethodHandler:
     def refuse(_request: bytes, context: grpc.ServicerContext) -> None:
         context.abort(code, details)

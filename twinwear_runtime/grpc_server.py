@@ -13,6 +13,11 @@ from grpc_reflection.v1alpha import reflection
 from twinwear_runtime.auth import ApiTokens, TokenInterceptor
 
 
+def authorization_of(context: grpc.ServicerContext) -> str | None:
+    """The call's ``authorization`` metadata (the interceptor already checked it)."""
+    return dict(context.invocation_metadata() or ()).get("authorization")
+
+
 def start_grpc_server(
     register: Callable[[grpc.Server], None],
     service_names: Sequence[str],

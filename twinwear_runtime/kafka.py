@@ -215,6 +215,9 @@ class RecordProcessor:
         return child  # type: ignore[return-value]
 
     def process(self, record: Record, attempt: int = 1) -> list[ProducerRecord]:
+        if record.value is None:
+            # A tombstone on a compacted topic: the key is deleted, and the event before it said why.
+            return []
         try:
             envelope, payload = unwrap(record.value, self._registry)
         except MalformedEvent as error:
