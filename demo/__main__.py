@@ -16,7 +16,7 @@ from pathlib import Path
 from demo.contact_sheet import SheetEntry, write_contact_sheet
 from devkit.akeneo_catalogue import DEMO_MAPPING, DEV_AKENEO_SECRET, flat_lay_server, post_events, variant_events
 from devkit.catalogue import load_catalogue
-from devkit.local_services import ROOT, services_running
+from devkit.local_services import ROOT, services_running, skip_backlog
 from devkit.pipeline_watch import PipelineWatch
 from twinwear_runtime.config import RuntimeConfig, load_config
 from twinwear_runtime.storage import MinioObjectStore
@@ -33,6 +33,7 @@ def main() -> int:
     looks = {p.sku: p for p in products}
     started = time.monotonic()
     env = {"TWINWEAR_PIM_MAPPING": str(DEMO_MAPPING), "TWINWEAR_AKENEO_SECRET": DEV_AKENEO_SECRET}
+    skip_backlog()  # what other runs left unconsumed on this local stack is not the demo's
     with services_running(env=env), flat_lay_server(products) as images:
         # From the beginning: looks an earlier run published are not rendered again (the same
         # content is the same render), so their assets count too.

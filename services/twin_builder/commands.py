@@ -453,9 +453,10 @@ class TwinCommands:
             self._worker.join(timeout=120)
 
     def seed_default_roster(self, brand: str, count: int) -> int:
-        """On first start (an empty registry), a deterministic roster for the default brand."""
+        """While the default brand has no synthetic twins (a first start), a deterministic roster
+        for it. Other brands' twins don't count: a registry that holds only those still needs it."""
         with self._state.lock:
-            if len(self._state.registry):
+            if any(t.kind == "synthetic" and t.brand == brand for t in self._state.registry):
                 return 0
         _, queued, coverage = self.generate_roster(Caller(admin=SYSTEM_ACTOR, brand=None), brand, count, "default")
         log.info("seeding the default roster", brand=brand, twins=queued, coverage=coverage)

@@ -263,7 +263,7 @@ def test_a_roster_is_listed_at_once_and_registered_as_it_is_fitted(commands):
     commands.stop()
 
 
-def test_the_default_roster_is_seeded_into_an_empty_registry_only(commands):
+def test_the_default_roster_is_seeded_while_its_brand_has_no_synthetic_twins(commands):
     assert commands.seed_default_roster("demo", 6) == 6
     wait_for_roster(commands)
     twins = commands.list_twins(ADMIN)
