@@ -64,8 +64,10 @@ class Planner:
         return [Outgoing(self.render_topic, look_id, cancelled, f"cancel:{retired.product_version}")]
 
     def twin_changed(self, event: Incoming) -> list[Outgoing]:
-        """A twin's new version (or deletion) from the twins topic: the looks it may wear are
-        planned again; its renders get new ids (the version is part of them)."""
+        """A twin's new version (or deletion) from the twins topic: the looks it appears in are
+        planned again; its renders get new ids (the version is part of them). A new twin is planned
+        for looks as they arrive or change, not for the whole catalogue at once: a new roster would
+        otherwise flood render with every look the brand ever had."""
         with self.state.lock:
             self.state.apply_twin_event(event.payload)
             if not isinstance(event.payload, twins_pb2.TwinUpserted):
@@ -79,7 +81,8 @@ class Planner:
                 brands = self.state.ledger.licensed_brands(twin.twin_id, self.today())
             else:
                 return []  # customer avatars are never planned for campaigns
-            return self._plan(self._looks_of(brands))
+            worn = [p for p in self._looks_of(brands) if twin.twin_id in self.state.planned.twins(look_of(p))]
+            return self._plan(worn)
 
     def consent_changed(self, event: Incoming) -> list[Outgoing]:
         """A grant plans the brand's looks onto the talent; a revocation or expiry stops planning
