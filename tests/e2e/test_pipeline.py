@@ -23,15 +23,14 @@ from devkit.catalogue import SampleProduct
 from devkit.ingest_client import post_product
 from devkit.local_services import INGESTION_GRPC, RunningServices, api_token, services_running, skip_backlog
 from devkit.topic_reader import TopicReader
-from services.twin_builder.roster import DEFAULT_ROSTER
 from twinwear.v1 import events_pb2, ingestion_pb2, ingestion_pb2_grpc
 from twinwear_contracts.buckets import PUBLISHED_BUCKET
-from twinwear_contracts.topics import PRODUCTS, RENDER_RESULTS
+from twinwear_contracts.topics import PRODUCTS, RENDER_REQUESTS, RENDER_RESULTS
 from twinwear_runtime.events import EventRegistry, unwrap
 from twinwear_runtime.topics import DEAD_LETTER
 
 pytestmark = pytest.mark.e2e
-TWINS = {t.twin_id for t in DEFAULT_ROSTER}
+_REQUESTS = EventRegistry(RENDER_REQUESTS.events)
 
 
 @pytest.fixture(scope="module")
@@ -48,12 +47,39 @@ def feed(services) -> Iterator[TopicReader]:
     tail.close()
 
 
+@pytest.fixture
+def plans(services) -> Iterator[TopicReader]:
+    tail = TopicReader(RENDER_REQUESTS.name)
+    yield tail
+    tail.close()
+
+
+def twins_planned(plans: TopicReader, look_id: str, timeout: float = 60, quiet: float = 5) -> set[str]:
+    """The twins the twin builder planned the look onto (the campaign policy picks them): the
+    render requests of the look until none has come for ``quiet`` seconds."""
+    twins: set[str] = set()
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        news = [
+            p.twin.twin_id
+            for r in plans.records(quiet)
+            if r.value is not None
+            and isinstance(p := unwrap(r.value, _REQUESTS)[1], events_pb2.RenderRequested)
+            and p.look_id == look_id
+        ]
+        if twins and not news:
+            break
+        twins.update(news)
+    assert twins, f"nothing was planned for {look_id}"
+    return twins
+
+
 def sample(pattern: str = "stripes") -> SampleProduct:
     sku = f"E2E-{uuid.uuid4().hex[:10]}"
     return SampleProduct(sku, "End-to-end tee", "tops", "#2a9d8f", "tee", pattern)
 
 
-def collect(feed: TopicReader, sku: str, want: int, timeout: float = 120) -> list[events_pb2.AssetPublished]:
+def collect(feed: TopicReader, sku: str, want: int, timeout: float = 300) -> list[events_pb2.AssetPublished]:
     """Assets of ``sku`` until ``want`` have arrived or ``timeout`` passes."""
     matching = (a for a in feed.assets(timeout) if a.sku == sku)
     return list(itertools.islice(matching, want))
@@ -66,14 +92,16 @@ def metric_value(port: int, name: str) -> float:
     return sum(float(m.group(1)) for m in re.finditer(rf"^{name}(?:{{[^}}]*}})? (\S+)$", text, re.MULTILINE))
 
 
-def test_a_product_becomes_published_assets_on_every_twin(feed, store):
+def test_a_product_becomes_published_assets_on_the_twins_planned_for_it(feed, plans, store):
     product = sample()
     response = post_product(product.request_body())
     assert response.status == 202, response.body
     assert response.body["created"] is True
 
-    assets = collect(feed, product.sku, len(TWINS))
-    assert {a.twin_id for a in assets} == TWINS
+    twins = twins_planned(plans, product.sku)
+    assert len(twins) >= 4  # the campaign policy covers sizes S, M, XL and 3XL
+    assets = collect(feed, product.sku, len(twins))
+    assert {a.twin_id for a in assets} == twins
     for asset in assets:
         assert asset.ai_generated and asset.revision == response.body["revision"]
         assert asset.image.bucket == PUBLISHED_BUCKET
@@ -82,7 +110,7 @@ def test_a_product_becomes_published_assets_on_every_twin(feed, store):
         assert (image.format, image.size[0]) == ("JPEG", 1024)  # the largest full-frame derivative
 
 
-def test_the_same_product_twice_gives_one_asset_per_twin(feed, services):
+def test_the_same_product_twice_gives_one_asset_per_twin(feed, plans, services):
     product = sample("dots")
     products = TopicReader(PRODUCTS.name)
     first, second = post_product(product.request_body()), post_product(product.request_body())
@@ -97,16 +125,17 @@ def test_the_same_product_twice_gives_one_asset_per_twin(feed, services):
     producer.send(PRODUCTS.name, key=original.key, value=original.value, headers=original.headers).get(30)
     producer.close()
 
-    assets = collect(feed, product.sku, len(TWINS) + 1, timeout=15)  # waits out a 4th
-    assert sorted(a.twin_id for a in assets) == sorted(TWINS)
-    assert metric_value(9104, "twinwear_publisher_not_published_total") >= len(TWINS)
+    twins = twins_planned(plans, product.sku)
+    assets = collect(feed, product.sku, len(twins) + 1, timeout=len(twins) * 30)  # waits out one more
+    assert sorted(a.twin_id for a in assets) == sorted(twins)
+    assert metric_value(9104, "twinwear_publisher_not_published_total") >= len(twins)
 
 
 def versioned(product, version: int) -> dict[str, object]:
     return {**product.request_body(), "product_version": version}
 
 
-def test_a_revert_under_a_newer_version_publishes_again_and_a_stale_version_publishes_nothing(feed):
+def test_a_revert_under_a_newer_version_publishes_again_and_a_stale_version_publishes_nothing(feed, plans):
     a = sample("stripes")
     b = replace(a, colour="#e76f51", pattern="dots")
     v1, v2, v3, v4 = (1_800_000_000_000_000 + n for n in range(4))
@@ -114,15 +143,16 @@ def test_a_revert_under_a_newer_version_publishes_again_and_a_stale_version_publ
     products = TopicReader(PRODUCTS.name)
 
     assert post_product(versioned(a, v1)).status == 202
-    first = {x.twin_id: x for x in collect(feed, a.sku, len(TWINS))}
+    twins = twins_planned(plans, a.sku)
+    first = {x.twin_id: x for x in collect(feed, a.sku, len(twins))}
     assert {x.product_version for x in first.values()} == {v1}
     assert post_product(versioned(b, v2)).status == 202
-    second = {x.twin_id: x for x in collect(feed, a.sku, len(TWINS))}
+    second = {x.twin_id: x for x in collect(feed, a.sku, len(twins))}
     assert {x.product_version for x in second.values()} == {v2}
     assert not {x.asset_id for x in second.values()} & {x.asset_id for x in first.values()}
 
     assert post_product(versioned(a, v3)).status == 202  # A again: its renders are reused
-    third = {x.twin_id: x for x in collect(feed, a.sku, len(TWINS))}
+    third = {x.twin_id: x for x in collect(feed, a.sku, len(twins))}
     assert {x.product_version for x in third.values()} == {v3}
     assert {t: x.asset_id for t, x in third.items()} == {t: x.asset_id for t, x in first.items()}
 
@@ -139,13 +169,13 @@ def test_a_revert_under_a_newer_version_publishes_again_and_a_stale_version_publ
 
     title_only = {**versioned(a, v4), "title": "Renamed tee"}
     assert post_product(title_only).status == 202
-    fourth = collect(feed, a.sku, len(TWINS))
+    fourth = collect(feed, a.sku, len(twins))
     assert {x.product_version for x in fourth} == {v4}
     registry = EventRegistry(RENDER_RESULTS.events)
     renders = [unwrap(r.value, registry)[1] for r in results.records(timeout=5)]
     results.close()
     newest = [r for r in renders if r.sku == a.sku and r.product_version == v4]
-    assert len(newest) == len(TWINS) and all(r.cached for r in newest), "a title change rendered again"
+    assert len(newest) == len(twins) and all(r.cached for r in newest), "a title change rendered again"
 
 
 def test_a_malformed_message_lands_in_the_dead_letter_topic_with_its_reason(services):
@@ -175,7 +205,7 @@ def test_a_bad_product_request_gets_400_naming_the_field(services, change, field
     assert field in response.body["message"]
 
 
-def test_grpc_ingestion_accepts_and_rejects(services, feed):
+def test_grpc_ingestion_accepts_and_rejects(services, feed, plans):
     product = sample("checks")
     auth = (("authorization", f"Bearer {api_token()}"),)
     with grpc.insecure_channel(INGESTION_GRPC) as channel:
@@ -194,7 +224,8 @@ def test_grpc_ingestion_accepts_and_rejects(services, feed):
             stub.UpsertProduct(request, metadata=auth, timeout=30)
     assert rejected.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert rejected.value.details().startswith("colour:")
-    assert {a.twin_id for a in collect(feed, product.sku, len(TWINS))} == TWINS
+    twins = twins_planned(plans, product.sku)
+    assert {a.twin_id for a in collect(feed, product.sku, len(twins))} == twins
 
 
 def prometheus_services(expression: str) -> set[str]:
