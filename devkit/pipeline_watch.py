@@ -4,6 +4,7 @@ which of those ended as a published asset or a failed render."""
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
@@ -20,8 +21,9 @@ class Outcome:
     # Keyed by render id.
     planned: dict[str, events_pb2.RenderRequested] = field(default_factory=dict)
     failed: dict[str, events_pb2.RenderFailed] = field(default_factory=dict)
-    # Keyed by asset slot: the newest asset of each slot.
+    # Keyed by asset slot: the newest asset of each slot, and how often the slot was published.
     assets: dict[str, events_pb2.AssetPublished] = field(default_factory=dict)
+    published: Counter[str] = field(default_factory=Counter)
     complete: bool = False
 
     def open_renders(self) -> set[str]:
@@ -35,6 +37,8 @@ class PipelineWatch:
     def __init__(self, looks: Collection[str], from_beginning: bool = False) -> None:
         self.looks = set(looks)
         self.outcome = Outcome()
+        # When each look's first asset was seen (time.monotonic()), for latency figures.
+        self.first_asset_at: dict[str, float] = {}
         self._readers = [TopicReader(t.name, from_beginning) for t in (RENDER_REQUESTS, RENDER_RESULTS, ASSET_FEED)]
 
     def _take(self, payload: object) -> None:
@@ -43,6 +47,8 @@ class PipelineWatch:
         elif isinstance(payload, events_pb2.RenderFailed) and payload.look_id in self.looks:
             self.outcome.failed[payload.render_id] = payload
         elif isinstance(payload, events_pb2.AssetPublished) and payload.look_id in self.looks:
+            self.first_asset_at.setdefault(payload.look_id, time.monotonic())
+            self.outcome.published[payload.slot] += 1
             newest = self.outcome.assets.get(payload.slot)
             if newest is None or newest.product_version <= payload.product_version:
                 self.outcome.assets[payload.slot] = payload
