@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import structlog
 from kafka import KafkaConsumer, TopicPartition
-from kafka.errors import KafkaError
+from kafka.errors import KafkaError, KafkaTimeoutError
 
 from services.publisher.slots import SlotAsset
 from twinwear.v1 import events_pb2
@@ -55,7 +55,14 @@ def _slot_asset(event: FeedEvent) -> SlotAsset | None:
 def _feed_consumer(bootstrap: str) -> tuple[KafkaConsumer, list[TopicPartition]]:
     consumer = KafkaConsumer(bootstrap_servers=bootstrap, isolation_level="read_committed", enable_auto_commit=False)
     topic = ASSET_FEED.name
-    partitions = [TopicPartition(topic, p) for p in sorted(consumer.partitions_for_topic(topic) or ())]
+    # A topic created a moment ago may not be in this client's metadata yet.
+    deadline = time.monotonic() + 30
+    while not (known := consumer.partitions_for_topic(topic)):
+        if time.monotonic() > deadline:
+            consumer.close()
+            raise KafkaTimeoutError(f"{topic}: no partitions in the cluster's metadata after 30 s")
+        time.sleep(0.5)
+    partitions = [TopicPartition(topic, p) for p in sorted(known)]
     consumer.assign(partitions)
     consumer.seek_to_beginning(*partitions)
     return consumer, partitions
