@@ -89,10 +89,11 @@ class Casting:
     consent_id: str = ""
 
 
-def render_id(look_id: str, imagery_digest: str, twin_id: str, twin_version: int, pose: str) -> str:
-    """One render per look, imagery, twin version and pose: a product version that changes only
-    price or stock, or a revert to earlier imagery, asks for a render that already exists."""
-    return derive_id("render", look_id, imagery_digest, twin_id, str(twin_version), pose)
+def render_id(look_id: str, imagery_digest: str, twin_id: str, twin_version: int, pose: str, size: bytes = b"") -> str:
+    """One render per look, imagery, twin version, pose and the size the twin wears (its chart
+    row): a product version that changes only price or stock, or a revert to earlier imagery, asks
+    for a render that already exists; so does a size chart that gains a size the twin does not wear."""
+    return derive_id("render", look_id, imagery_digest, twin_id, str(twin_version), pose, size.hex())
 
 
 def look_of(product: events_pb2.ProductUpserted) -> str:
@@ -265,7 +266,14 @@ def plan_look(
     variant_skus = [v.sku for v in product.variants if v.sku]
     return [
         events_pb2.RenderRequested(
-            render_id=render_id(look_id, product.imagery_digest, c.twin.twin_id, c.twin.twin_version, pose),
+            render_id=render_id(
+                look_id,
+                product.imagery_digest,
+                c.twin.twin_id,
+                c.twin.twin_version,
+                pose,
+                size_row_proto(c.size).SerializeToString(deterministic=True),
+            ),
             sku=product.sku or look_id,
             revision=product.revision,
             twin=twin_ref(c, brand),

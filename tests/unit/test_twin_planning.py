@@ -103,10 +103,12 @@ def test_each_twin_wears_the_size_it_would_buy_from_the_looks_chart():
     assert rank[on_small["m"].size_label] > rank["M"]  # the chart runs small: a size up
 
 
-def test_render_ids_follow_imagery_twin_version_and_pose():
+def test_render_ids_follow_imagery_twin_version_pose_and_size_worn():
     roster = [twin("a", size="M")]
     [first] = plan(roster)
-    assert first.render_id == render_id("LOOK-1", "img1", "a", 1, "front")
+    worn = first.size.SerializeToString(deterministic=True)
+    assert first.render_id == render_id("LOOK-1", "img1", "a", 1, "front", worn)
+    assert render_id("LOOK-1", "img1", "a", 1, "front", b"another row") != first.render_id
     assert [r.render_id for r in plan(roster, revision="r2", product_version=2)] == [first.render_id]
     assert plan(roster, imagery_digest="img2")[0].render_id != first.render_id
     assert plan([twin("a", size="M", version=2)])[0].render_id != first.render_id
