@@ -67,7 +67,8 @@ def main() -> int:
     page, grid = write_contact_sheet(entries, args.out)
     print(
         f"\nsummary: looks {len(products)}, renders planned {len(outcome.planned)}, "
-        f"assets published {len(outcome.assets)}, renders failed {len(outcome.failed)}, wall time {wall:.1f} s"
+        f"assets published {len(outcome.assets)}, renders failed {len(outcome.failed)}, "
+        f"held back by the publisher (QA, consent) {len(outcome.unpublished_slots())}, wall time {wall:.1f} s"
     )
     for failure in outcome.failed.values():
         print(f"  render failed: {failure.look_id} on {failure.twin_id}: {failure.reason}")

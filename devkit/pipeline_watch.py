@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 
 from devkit.topic_reader import TopicReader
 from twinwear.v1 import events_pb2
-from twinwear_contracts.topics import ASSET_FEED, RENDER_REQUESTS, RENDER_RESULTS
+from twinwear_contracts.topics import ASSET_FEED, RENDER_REQUESTS, RENDER_RESULTS, asset_slot
 from twinwear_runtime.events import EventRegistry, unwrap
 
 _EVENTS = EventRegistry(event for topic in (RENDER_REQUESTS, RENDER_RESULTS, ASSET_FEED) for event in topic.events)
@@ -20,6 +20,7 @@ _EVENTS = EventRegistry(event for topic in (RENDER_REQUESTS, RENDER_RESULTS, ASS
 class Outcome:
     # Keyed by render id.
     planned: dict[str, events_pb2.RenderRequested] = field(default_factory=dict)
+    rendered: dict[str, events_pb2.RenderCompleted] = field(default_factory=dict)
     failed: dict[str, events_pb2.RenderFailed] = field(default_factory=dict)
     # Keyed by asset slot: the newest asset of each slot, and how often the slot was published.
     assets: dict[str, events_pb2.AssetPublished] = field(default_factory=dict)
@@ -27,8 +28,15 @@ class Outcome:
     complete: bool = False
 
     def open_renders(self) -> set[str]:
-        published = {a.render_id for a in self.assets.values()}
-        return set(self.planned) - published - set(self.failed)
+        """Planned renders with no result yet."""
+        return set(self.planned) - set(self.rendered) - set(self.failed)
+
+    def slots(self) -> set[str]:
+        return {asset_slot(r.look_id, r.twin.twin_id, r.pose) for r in self.planned.values()}
+
+    def unpublished_slots(self) -> set[str]:
+        """Slots with a render but no asset: the publisher held it back (QA, consent) or is behind."""
+        return self.slots() - set(self.assets)
 
 
 class PipelineWatch:
@@ -44,6 +52,8 @@ class PipelineWatch:
     def _take(self, payload: object) -> None:
         if isinstance(payload, events_pb2.RenderRequested) and payload.look_id in self.looks:
             self.outcome.planned[payload.render_id] = payload
+        elif isinstance(payload, events_pb2.RenderCompleted) and payload.look_id in self.looks:
+            self.outcome.rendered[payload.render_id] = payload
         elif isinstance(payload, events_pb2.RenderFailed) and payload.look_id in self.looks:
             self.outcome.failed[payload.render_id] = payload
         elif isinstance(payload, events_pb2.AssetPublished) and payload.look_id in self.looks:
@@ -54,9 +64,10 @@ class PipelineWatch:
                 self.outcome.assets[payload.slot] = payload
 
     def wait(self, timeout: float, quiet: float = 15.0) -> Outcome:
-        """Until every look has renders planned and every planned render is published or failed,
-        with nothing new for ``quiet`` seconds (planning may still be adding renders), or until
-        ``timeout``."""
+        """Until every look has renders planned, every planned render has its result and every slot
+        its asset, with nothing new for ``quiet`` seconds (planning may still be adding renders), or
+        until ``timeout``. ``complete`` is set once nothing is open; slots the publisher held back
+        (QA, consent) are in ``unpublished_slots``."""
         deadline = time.monotonic() + timeout
         last_news = time.monotonic()
         while time.monotonic() < deadline:
@@ -70,7 +81,8 @@ class PipelineWatch:
                 last_news = time.monotonic()
             planned_looks = {r.look_id for r in self.outcome.planned.values()}
             settled = planned_looks >= self.looks and not self.outcome.open_renders()
-            if settled and time.monotonic() - last_news > quiet:
+            waited = time.monotonic() - last_news
+            if settled and (waited > quiet * 4 or (waited > quiet and not self.outcome.unpublished_slots())):
                 self.outcome.complete = True
                 break
         return self.outcome
