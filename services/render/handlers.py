@@ -272,7 +272,11 @@ def render(
     engine_ms = json.loads(model_io.texts(out["TIMINGS"])[0])
     appearance = request.twin.appearance
     skin = appearance.skin_rgb if appearance.HasField("skin_rgb") else request.twin.skin_rgb
-    product_rgb = _rgb(request.garment_colour) if request.HasField("garment_colour") else tuple(texture["COLOUR"])
+    # Fidelity is judged against the garment's colour as its photo shows it (the same dominant-colour
+    # measure on the flat-lay's pixels): the PIM's colour names the base of a check or a print, not
+    # what the fabric's pixels add up to, and a PIM colour that disagrees with the photo is the
+    # catalogue's problem (ingestion flags an estimated colour), not the render's.
+    product_rgb = tuple(texture["COLOUR"])
     result = RenderResult(
         rgba=out["RGBA"],
         albedo=out["ALBEDO"],
